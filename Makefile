@@ -1,12 +1,16 @@
-# pgherd: one non-recursive Makefile.  Objects go to $(BUILD) (build/ or, for
-# `make check-asan`, build-asan/), never into the source tree.
+# pgherd: one non-recursive Makefile.  Objects go to $(BUILD) (build/, or
+# build-asan/ for the sanitizer build, build-fuzz/ for the fuzzers), never
+# into the source tree.
 #
-#   make            build pgherd and pgherdctl
-#   make setup      install the Debian packages the project needs (idempotent)
-#   make check      unit tests, then scenario tests against real servers
-#   make check-asan the same, built with AddressSanitizer + UBSan
-#   make test       setup, build, check and check-asan: what .ci/run runs
-#   make demo       setup, build, and run a local cluster (deploy/demo.sh)
+#   make              build pgherd and pgherdctl
+#   make setup        install the Debian packages the project needs (idempotent)
+#   make check        unit tests, then scenario tests against real servers
+#   make check-unit   unit tests only (no servers)
+#   make check-asan   the same as check, built with AddressSanitizer + UBSan
+#   make fuzz         build the libFuzzer targets with clang and run each briefly
+#   make test         setup, then all of the above with one closing line (CI)
+#   make demo         setup, build, and run a local cluster (deploy/demo.sh)
+#   make docs         regenerate docs/configuration.md from the key table
 
 CC      ?= gcc
 BUILD   ?= build
@@ -27,11 +31,12 @@ SANITIZE_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omi
 endif
 
 # Everything but the two main() files goes into one archive that programs
-# and tests link against.
+# and tests link against, so tests exercise the code the agent runs.
 LIB_SRC    = $(filter-out agent/main.c,$(wildcard agent/*.c)) $(wildcard dcs/*.c) $(wildcard pg/*.c)
 CTL_SRC    = $(wildcard ctl/*.c)
 UNIT_SRC   = $(wildcard test/unit/test_*.c)
 SCEN_SRC   = $(wildcard test/scenario/test_*.c)
+# The harness and the scenario helpers link into every scenario binary.
 HARN_SRC   = $(wildcard test/harness/*.c) $(filter-out $(SCEN_SRC),$(wildcard test/scenario/*.c))
 
 LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -42,7 +47,8 @@ UNIT_BIN   = $(UNIT_SRC:%.c=$(BUILD)/%)
 SCEN_BIN   = $(SCEN_SRC:%.c=$(BUILD)/%)
 HARN_OBJ   = $(HARN_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all setup check check-unit check-scenario check-asan test demo clean docs
+.PHONY: all setup tests-built check check-unit check-scenario check-asan test demo docs \
+        fuzz fuzz-built clean
 all: $(AGENT) $(CTL)
 
 $(BUILD)/%.o: %.c
@@ -70,22 +76,29 @@ $(BUILD)/test/scenario/%: $(BUILD)/test/scenario/%.o $(HARN_OBJ) $(LIB)
 setup:
 	$(Q)scripts/setup.sh
 
-check: all $(UNIT_BIN) $(SCEN_BIN)
+tests-built: all $(UNIT_BIN) $(SCEN_BIN)
+
+check: tests-built
 	$(Q)test/run.sh $(BUILD)
 
 check-unit: all $(UNIT_BIN)
-	$(Q)test/run.sh $(BUILD) unit
+	$(Q)test/run.sh --only unit $(BUILD)
 
 check-scenario: all $(SCEN_BIN)
-	$(Q)test/run.sh $(BUILD) scenario
+	$(Q)test/run.sh --only scenario $(BUILD)
+
+ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 CFLAGS="-O1 -g"
 
 check-asan:
-	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 CFLAGS="-O1 -g" check
+	$(Q)$(ASAN_MAKE) check
 
+# Everything, ending in one "N passed, N failed" line: the normal build, the
+# sanitizer build, and a short run of every fuzzer.
 test: setup
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory check
-	$(Q)$(MAKE) --no-print-directory check-asan
+	$(Q)$(MAKE) --no-print-directory tests-built
+	$(Q)$(ASAN_MAKE) tests-built
+	$(Q)$(MAKE) --no-print-directory fuzz-built
+	$(Q)test/run.sh --fuzz $(FUZZ_BUILD) build build-asan
 
 demo: setup
 	$(Q)$(MAKE) --no-print-directory all
@@ -96,7 +109,35 @@ demo: setup
 docs: $(AGENT)
 	$(Q)$(AGENT) --describe-config > docs/configuration.md
 
+# Fuzzers: clang's libFuzzer with ASan and UBSan over the same library code.
+# test/run.sh runs each for FUZZ_SECONDS from its corpus in
+# build-fuzz/corpus/<name>; a crash leaves its input in build-fuzz/ and fails.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 10
+FUZZ_BUILD    = build-fuzz
+FUZZ_FLAGS    = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -I. \
+                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_SRC      = $(wildcard test/fuzz/fuzz_*.c)
+FUZZ_BIN      = $(FUZZ_SRC:test/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_LIB_OBJ  = $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined $^ $(LIBS) -o $@
+
+fuzz-built: $(FUZZ_BIN)
+
+# Keep the objects the pattern rules chain through: otherwise make deletes
+# them as intermediates and rebuilds them every time.
+.SECONDARY:
+
+fuzz: fuzz-built
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) test/run.sh --only none --fuzz $(FUZZ_BUILD)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -5,7 +5,7 @@ set -eu
 
 packages="build-essential pkg-config libzookeeper-st-dev libpq-dev libevent-dev
 libcmocka-dev libjansson-dev libyaml-dev zookeeper postgresql-15 default-jre-headless libslf4j-java
-procps util-linux"
+procps util-linux clang libclang-rt-14-dev"
 
 missing=""
 for p in $packages; do

@@ -1,29 +1,28 @@
 #!/bin/bash
-# Run the test binaries of one build and print one closing line the CI can
-# read: "N passed, N failed".  Usage: test/run.sh BUILD_DIR [unit|scenario]
+# Run the test binaries of one or more builds, and optionally the fuzzers,
+# and print one closing line the CI can read: "N passed, N failed".
+#
+#   test/run.sh [--only unit|scenario] [--fuzz DIR] BUILD_DIR...
+#
+# Each cmocka binary counts its own tests; a fuzzer counts as one test.
 set -u
-build=$1
-which=${2:-all}
+only=all
+fuzz_dir=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--only) only=$2; shift 2 ;;
+	--fuzz) fuzz_dir=$2; shift 2 ;;
+	*) break ;;
+	esac
+done
+builds=("$@")
+top=$(cd "$(dirname "$0")/.." && pwd)
 passed=0
 failed=0
-binaries=""
-case "$which" in
-unit) dirs="unit" ;;
-scenario) dirs="scenario" ;;
-*) dirs="unit scenario" ;;
-esac
-# The event catalogue check needs no build: run it with the unit tests.
-case "$which" in scenario) ;; *) binaries="$(dirname "$0")/check_events.sh" ;; esac
-for d in $dirs; do
-	for b in "$build"/test/$d/test_*; do
-		[ -x "$b" ] && [ -f "$b" ] && case "$b" in *.o|*.d) ;; *) binaries="$binaries $b" ;; esac
-	done
-done
-for b in $binaries; do
-	echo "== $b"
-	out=$(mktemp)
-	"$b" 2>&1 | tee "$out"
-	status=${PIPESTATUS[0]}
+
+# Adds the counts of one cmocka run (its output in $1, exit status $2).
+count() {
+	local out=$1 status=$2 name=$3 p f ran
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test(s)\./\1/p' "$out" | tail -n 1)
 	f=$(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test(s), listed below:/\1/p' "$out" | tail -n 1)
 	ran=$(grep -c '^\[ RUN      \]' "$out")
@@ -39,15 +38,58 @@ for b in $binaries; do
 	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ] && [ "$ran" -gt 0 ]; then
 		f=1
 		p=$((p > 0 ? p - 1 : 0))
-		echo "!! $b exited with status $status after its tests"
+		echo "!! $name exited with status $status after its tests"
 	fi
 	if [ "$ran" -eq 0 ]; then
 		f=$((f + 1))
-		echo "!! $b ran no test (exit $status)"
+		echo "!! $name ran no test (exit $status)"
 	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
+}
+
+run_one() {
+	local out status
+	echo "== $*"
+	out=$(mktemp)
+	"$@" 2>&1 | tee "$out"
+	status=${PIPESTATUS[0]}
+	count "$out" "$status" "$1"
 	rm -f "$out"
+}
+
+if [ "$only" = all ] || [ "$only" = unit ]; then
+	run_one "$top/test/check_events.sh"
+fi
+for build in "${builds[@]}"; do
+	for kind in unit scenario; do
+		[ "$only" = all ] || [ "$only" = "$kind" ] || continue
+		for b in "$build"/test/$kind/test_*; do
+			case "$b" in *.o | *.d) continue ;; esac
+			[ -f "$b" ] && [ -x "$b" ] && run_one "$b"
+		done
+	done
 done
+
+if [ -n "$fuzz_dir" ]; then
+	seconds=${FUZZ_SECONDS:-10}
+	for f in "$fuzz_dir"/fuzz_*; do
+		[ -f "$f" ] && [ -x "$f" ] || continue
+		name=$(basename "$f")
+		mkdir -p "$fuzz_dir/corpus/$name"
+		echo "== $f ($seconds s)"
+		if "$f" -max_total_time="$seconds" -print_final_stats=1 \
+			-artifact_prefix="$fuzz_dir/$name-" "$fuzz_dir/corpus/$name" \
+			> "$fuzz_dir/$name.log" 2>&1; then
+			grep -E 'stat::number_of_executed_units' "$fuzz_dir/$name.log"
+			passed=$((passed + 1))
+		else
+			tail -n 40 "$fuzz_dir/$name.log"
+			echo "!! $name found a crash; the input is in $fuzz_dir/$name-*"
+			failed=$((failed + 1))
+		fi
+	done
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
