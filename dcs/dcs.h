@@ -1,0 +1,77 @@
+/*
+ * The coordination layer as the agent sees it: one ZooKeeper session, the
+ * cluster's znodes under /<namespace>/<scope>/ (Patroni's layout), this
+ * member's znode, and the leader election.  No ZooKeeper type leaks out of
+ * dcs/; the HA policy stays in agent/ and is asked through a callback.
+ */
+#ifndef PGHERD_DCS_H
+#define PGHERD_DCS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dcs/znode.h"
+
+struct event_base;
+struct dcs;
+
+struct dcs_settings {
+	const char *connect_string;	/* "h1:2181,h2:2181" */
+	const char *namespace;		/* "/service" */
+	const char *scope;
+	const char *member;
+	int session_timeout_ms;
+};
+
+/* One member as read from members/<name>; `valid` is false when the znode
+ * holds something that is not Patroni's member JSON (then status is empty). */
+struct dcs_member {
+	char *name;
+	bool valid;
+	struct member_status status;
+};
+
+/* What the agent knows of the cluster: a cache kept current by watches. */
+struct dcs_cluster {
+	bool connected;
+	int64_t session_id;
+	int session_timeout_ms;
+	const char *leader;		/* member name in `leader`, NULL if none */
+	bool initialize_present;
+	const char *initialize;		/* raw content when valid, NULL otherwise */
+	bool config_present;
+	bool config_valid;
+	struct dcs_member *members;	/* sorted by name */
+	size_t member_count;
+	int election_position;		/* ours: 0 = first in line, -1 = not queued */
+};
+
+struct dcs_callbacks {
+	/* The cluster view changed (coalesced: at most once per loop turn). */
+	void (*cluster_changed)(void *arg);
+	/* Our leadership changed; dcs_is_leader() tells the new value. */
+	void (*leadership_changed)(void *arg, bool leader);
+	/* The HA policy: may we take the free lock now? */
+	bool (*may_take_lock)(void *arg, const struct dcs_cluster *cluster);
+};
+
+struct dcs *dcs_new(struct event_base *base, const struct dcs_settings *settings,
+		    const struct dcs_callbacks *callbacks, void *arg);
+/* Closes the session: the server drops our member znode and the lock at
+ * once, so others need not wait for a session timeout. */
+void dcs_free(struct dcs *dcs);
+
+/* Publish members/<name> (ephemeral).  Written only when it changed, and
+ * again after every new session.  The string is copied. */
+void dcs_set_member_data(struct dcs *dcs, const char *json);
+void dcs_set_candidate(struct dcs *dcs, bool candidate);
+void dcs_release_leadership(struct dcs *dcs);
+/* Ask the election to apply the policy again (facts it depends on moved). */
+void dcs_reevaluate(struct dcs *dcs);
+
+bool dcs_is_leader(const struct dcs *dcs);
+const struct dcs_cluster *dcs_cluster(const struct dcs *dcs);
+const char *dcs_base_path(const struct dcs *dcs);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * Leader election and the leader lock (internal to dcs/).
+ *
+ * Candidates queue as EPHEMERAL_SEQUENTIAL znodes <base>/election/<member>-N;
+ * the lock is the ephemeral <base>/leader znode holding the plain member
+ * name, as Patroni writes it.  The protocol and its safety argument are in
+ * docs/election.md.
+ */
+#ifndef PGHERD_ELECTION_H
+#define PGHERD_ELECTION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dcs/zk_session.h"
+
+struct election;
+
+struct election_callbacks {
+	/* The policy: may this member take the free lock now?  (HA rules live
+	 * in agent/ha.c; dcs/ only asks.) */
+	bool (*may_take_lock)(void *arg);
+	/* Our leadership changed: acquired, lost, fenced or released. */
+	void (*leadership_changed)(void *arg, bool leader);
+	/* The leader znode changed hands or content. */
+	void (*leader_changed)(void *arg);
+};
+
+struct election *election_new(struct event_base *base, struct zk_session *session,
+			      const char *base_path, const char *member,
+			      const struct election_callbacks *callbacks, void *arg);
+void election_free(struct election *election);
+
+/* Session events, forwarded by the dcs facade. */
+void election_session_started(struct election *election);
+void election_reconnected(struct election *election);
+void election_disconnected(struct election *election);
+void election_expired(struct election *election);
+/* A watch fired; returns true if the path was one of the election's. */
+bool election_watch(struct election *election, int type, const char *path);
+
+/* Join or leave the race; leaving releases the lock if held. */
+void election_set_candidate(struct election *election, bool candidate);
+/* Give up the lock (the candidate queues again at the back). */
+void election_release(struct election *election);
+/* Re-run the policy, e.g. after the cluster view changed. */
+void election_reevaluate(struct election *election);
+
+/* True while we hold the lock AND the session lease proves no one else can
+ * hold it yet.  Evaluated against the clock at every call. */
+bool election_is_leader(const struct election *election);
+/* Name in the leader znode, or NULL when there is none (or not known yet). */
+const char *election_leader_name(const struct election *election);
+/* Our position in the queue (0 = first in line), -1 when not queued. */
+int election_position(const struct election *election);
+
+#endif
