@@ -1,0 +1,160 @@
+/*
+ * Scenario helpers for running pgherd agents (see agents.h).
+ */
+#include "test/scenario/agents.h"
+
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zookeeper/zookeeper.h>
+
+#include "test/harness/zk_client.h"
+
+static char build_dir[PATH_MAX];
+static char repo_root[PATH_MAX];
+
+/* The test binary is <build>/test/scenario/<name>: everything else is found
+ * from there, whatever the current directory. */
+static void locate(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (build_dir[0])
+		return;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	snprintf(build_dir, sizeof(build_dir), "%s", dirname(dirname(dirname(exe))));
+	/* dirname() works in place: copy before and after. */
+	snprintf(exe, sizeof(exe), "%s", build_dir);
+	snprintf(repo_root, sizeof(repo_root), "%s", dirname(exe));
+}
+
+const char *test_built_program(const char *name)
+{
+	static char path[PATH_MAX + 64];
+	locate();
+	snprintf(path, sizeof(path), "%s/%s", build_dir, name);
+	return path;
+}
+
+const char *test_repo_root(void)
+{
+	locate();
+	return repo_root;
+}
+
+bool test_agent_start(struct test_agent *agent, const char *name, const struct harness_zk *zk,
+		      const struct test_agent_options *options)
+{
+	char relpath[128];
+	char config[4096];
+	int api_port = harness_free_port();
+	int pg_port = harness_free_port();
+
+	memset(agent, 0, sizeof(*agent));
+	snprintf(agent->name, sizeof(agent->name), "%s", name);
+	snprintf(config, sizeof(config),
+		 "scope: %s\n"
+		 "namespace: /service\n"
+		 "name: %s\n"
+		 "restapi:\n  listen: 127.0.0.1:%d\n  connect_address: 127.0.0.1:%d\n"
+		 "zookeeper:\n  hosts: '%s'\n  session_timeout: %.3f\n"
+		 "postgresql:\n  listen: 127.0.0.1:%d\n  connect_address: 127.0.0.1:%d\n"
+		 "  data_dir: %s/%s/data\n"
+		 "tags:\n  nofailover: false\n  region: test\n"
+		 "log:\n  format: json\n  level: DEBUG\n"
+		 "%s",
+		 options->scope, name, api_port, api_port, zk->connect_string,
+		 options->session_timeout, pg_port, pg_port, harness_run_dir(), name,
+		 options->extra_yaml ? options->extra_yaml : "");
+	snprintf(relpath, sizeof(relpath), "%s/%s.yml", options->scope, name);
+	agent->config_path = harness_write_file(relpath, config);
+	snprintf(relpath, sizeof(relpath), "%s/%s.log", options->scope, name);
+	agent->log_path = harness_path(relpath);
+	if (!agent->config_path || !agent->log_path)
+		return false;
+	return test_agent_restart(agent);
+}
+
+/* Copied once per run directory: overwriting a binary that agents are
+ * running fails with ETXTBSY. */
+static const char *installed_agent(void)
+{
+	static char run_dir[PATH_MAX];
+	static const char *binary;
+
+	if (!binary || strcmp(run_dir, harness_run_dir()) != 0) {
+		binary = harness_install_binary(test_built_program("pgherd"));
+		snprintf(run_dir, sizeof(run_dir), "%s", harness_run_dir());
+	}
+	return binary;
+}
+
+bool test_agent_restart(struct test_agent *agent)
+{
+	const char *binary = installed_agent();
+	char *argv[3];
+
+	if (!binary)
+		return false;
+	argv[0] = (char *) binary;
+	argv[1] = (char *) agent->config_path;
+	argv[2] = NULL;
+	agent->pid = harness_spawn(agent->name, argv, NULL, agent->log_path, true);
+	return agent->pid > 0;
+}
+
+bool test_agent_wait(const struct test_agent *agent, const char *event, size_t from,
+		     int timeout_ms, json_t **record_out)
+{
+	return harness_log_wait(agent->log_path, event, NULL, NULL, from, timeout_ms, record_out,
+				NULL);
+}
+
+size_t test_agent_lines(const struct test_agent *agent)
+{
+	return harness_log_line_count(agent->log_path);
+}
+
+size_t test_agent_count(const struct test_agent *agent, const char *event)
+{
+	return harness_log_count(agent->log_path, event);
+}
+
+int64_t test_record_ms(const json_t *record)
+{
+	const char *ts = json_string_value(json_object_get(record, "ts"));
+	return ts ? harness_parse_ts_ms(ts) : -1;
+}
+
+int64_t test_wall_ms(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+int test_leader_index(struct zk_client *client, const char *base, struct test_agent *agents,
+		      int count)
+{
+	char path[512];
+	char data[256];
+	struct Stat stat;
+
+	snprintf(path, sizeof(path), "%s/leader", base);
+	memset(data, 0, sizeof(data));
+	if (zk_client_get(client, path, data, sizeof(data), &stat) != ZOK)
+		return -1;
+	for (int i = 0; i < count; i++)
+		if (strcmp(agents[i].name, data) == 0)
+			return i;
+	return -1;
+}

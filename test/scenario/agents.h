@@ -1,0 +1,58 @@
+/*
+ * Helpers shared by the scenario tests that run pgherd agents: write a
+ * Patroni-style configuration, start an agent as the service user with JSON
+ * logs, and read what it logged.
+ */
+#ifndef PGHERD_TEST_AGENTS_H
+#define PGHERD_TEST_AGENTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "test/harness/harness.h"
+
+struct zk_client;
+
+struct test_agent {
+	char name[64];
+	pid_t pid;
+	const char *config_path;
+	const char *log_path;
+};
+
+struct test_agent_options {
+	const char *scope;
+	double session_timeout;		/* seconds */
+	const char *extra_yaml;		/* appended to the configuration, may be NULL */
+};
+
+/* Path of a program built next to this test binary (build/ or build-asan/). */
+const char *test_built_program(const char *name);
+/* The repository root (where test/data lives). */
+const char *test_repo_root(void);
+
+bool test_agent_start(struct test_agent *agent, const char *name, const struct harness_zk *zk,
+		      const struct test_agent_options *options);
+/* Start again with the same name, configuration and log file. */
+bool test_agent_restart(struct test_agent *agent);
+
+/* Wait for an event in the agent's log from line `from` on; the record is
+ * returned when record_out is not NULL (json_decref it). */
+bool test_agent_wait(const struct test_agent *agent, const char *event, size_t from,
+		     int timeout_ms, json_t **record_out);
+size_t test_agent_lines(const struct test_agent *agent);
+size_t test_agent_count(const struct test_agent *agent, const char *event);
+
+/* Milliseconds since the epoch of a log record's "ts", -1 if absent. */
+int64_t test_record_ms(const json_t *record);
+/* Wall clock now, in the same unit. */
+int64_t test_wall_ms(void);
+
+/* Index of the agent named by the leader znode, -1 if none or unknown. */
+int test_leader_index(struct zk_client *client, const char *base, struct test_agent *agents,
+		      int count);
+
+#endif
