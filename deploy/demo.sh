@@ -1,0 +1,141 @@
+#!/bin/bash
+# Run a local pgherd cluster on loopback: one ZooKeeper server and three
+# agents (node1..node3), each on free ports, as the postgres user when run
+# as root.  The agents' logs stream to this terminal; Ctrl-C stops
+# everything this script started (by PID) and removes its directory.
+#
+#   deploy/demo.sh              run until Ctrl-C
+#   deploy/demo.sh --for 20     run for 20 seconds, then stop (used by CI)
+#
+# Until the PostgreSQL lifecycle lands, the agents run their ZooKeeper side
+# only: they register, elect a leader and publish Patroni member znodes.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$top/build}
+duration=0
+if [ "${1:-}" = "--for" ]; then
+	duration=${2:?"--for needs a number of seconds"}
+fi
+
+for program in pgherd pgherdctl; do
+	if [ ! -x "$build/$program" ]; then
+		echo "demo: $build/$program is missing; run 'make demo' (or 'make') first" >&2
+		exit 1
+	fi
+done
+
+run_as=()
+owner=$(id -un)
+if [ "$(id -u)" -eq 0 ]; then
+	run_as=(runuser -u postgres --)
+	owner=postgres
+fi
+
+work=$(mktemp -d /tmp/pgherd-demo.XXXXXX)
+chmod 0755 "$work"
+pids=()
+
+cleanup() {
+	trap - EXIT INT TERM
+	for pid in "${pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${pids[@]}"; do
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	rm -rf "$work"
+	echo "demo: stopped"
+}
+trap cleanup EXIT INT TERM
+
+# A port nobody listens on; bash's /dev/tcp needs no extra package.
+taken=" "
+free_port() {
+	local port
+	while :; do
+		port=$((20000 + RANDOM % 30000))
+		case "$taken" in *" $port "*) continue ;; esac
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			taken="$taken$port "
+			echo "$port"
+			return
+		fi
+	done
+}
+
+zk_port=$(free_port)
+mkdir -p "$work/zookeeper/data"
+cat > "$work/zookeeper/zoo.cfg" <<CFG
+# tickTime bounds how late the server expires a dead session: keep it small.
+tickTime=200
+initLimit=10
+syncLimit=5
+minSessionTimeout=1000
+maxSessionTimeout=60000
+dataDir=$work/zookeeper/data
+clientPort=$zk_port
+clientPortAddress=127.0.0.1
+admin.enableServer=false
+4lw.commands.whitelist=ruok,srvr,stat
+CFG
+cp "$build/pgherd" "$build/pgherdctl" "$work/"
+chown -R "$owner" "$work"
+# The postgres user may not be able to enter the checkout (under /root, say).
+cd "$work"
+
+"${run_as[@]}" java -Xms32m -Xmx128m \
+	-cp /usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
+	org.apache.zookeeper.server.quorum.QuorumPeerMain "$work/zookeeper/zoo.cfg" \
+	> "$work/zookeeper/zookeeper.log" 2>&1 < /dev/null &
+pids+=($!)
+
+ruok() { (exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf ruok >&3 && timeout 2 cat <&3) 2>/dev/null; }
+for _ in $(seq 300); do
+	[ "$(ruok)" = imok ] && break
+	sleep 0.1
+done
+if [ "$(ruok)" != imok ]; then
+	echo "demo: ZooKeeper did not start; its log:" >&2
+	tail -n 20 "$work/zookeeper/zookeeper.log" >&2
+	exit 1
+fi
+echo "demo: ZooKeeper on 127.0.0.1:$zk_port (data in $work/zookeeper)"
+
+for n in 1 2 3; do
+	api=$(free_port)
+	pg=$(free_port)
+	cat > "$work/node$n.yml" <<CFG
+scope: demo
+namespace: /service
+name: node$n
+restapi:
+  listen: 127.0.0.1:$api
+  connect_address: 127.0.0.1:$api
+zookeeper:
+  hosts: ['127.0.0.1:$zk_port']
+  session_timeout: 3
+bootstrap:
+  dcs: {ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576}
+postgresql:
+  listen: 127.0.0.1:$pg
+  connect_address: 127.0.0.1:$pg
+  data_dir: $work/node$n/data
+tags: {nofailover: false}
+CFG
+	chown "$owner" "$work/node$n.yml"
+	"${run_as[@]}" "$work/pgherd" "$work/node$n.yml" &
+	pids+=($!)
+done
+
+echo "demo: three agents started; znodes under /service/demo on 127.0.0.1:$zk_port"
+echo "demo: try 'kill -STOP <pid>' on the leader's agent to watch a failover; Ctrl-C to stop"
+if [ "$duration" -gt 0 ]; then
+	sleep "$duration"
+else
+	wait
+fi
