@@ -3,6 +3,7 @@
  */
 #include "test/scenario/agents.h"
 
+#include <dirent.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,6 +15,9 @@
 #include <zookeeper/zookeeper.h>
 
 #include "test/harness/zk_client.h"
+
+#define SANITIZER_DIR "/tmp"
+#define SANITIZER_PREFIX "pgherd-sanitizer-"
 
 static char build_dir[PATH_MAX];
 static char repo_root[PATH_MAX];
@@ -35,6 +39,51 @@ static void locate(void)
 	/* dirname() works in place: copy before and after. */
 	snprintf(exe, sizeof(exe), "%s", build_dir);
 	snprintf(repo_root, sizeof(repo_root), "%s", dirname(exe));
+}
+
+void test_sanitizer_setup(void)
+{
+	char options[256];
+
+	/* Only children read these: this process's own options are fixed at
+	 * start.  /tmp is writable for the service user too. */
+	snprintf(options, sizeof(options), "log_path=%s/%s%d:detect_leaks=1", SANITIZER_DIR,
+		 SANITIZER_PREFIX, (int) getpid());
+	setenv("ASAN_OPTIONS", options, 1);
+	snprintf(options, sizeof(options), "log_path=%s/%s%d:print_stacktrace=1", SANITIZER_DIR,
+		 SANITIZER_PREFIX, (int) getpid());
+	setenv("UBSAN_OPTIONS", options, 1);
+}
+
+int test_sanitizer_reports(void)
+{
+	char prefix[64];
+	int reports = 0;
+	DIR *dir = opendir(SANITIZER_DIR);
+	struct dirent *entry;
+
+	if (!dir)
+		return 0;
+	snprintf(prefix, sizeof(prefix), "%s%d.", SANITIZER_PREFIX, (int) getpid());
+	while ((entry = readdir(dir)) != NULL) {
+		char path[PATH_MAX];
+		char line[1024];
+		FILE *report;
+
+		if (strncmp(entry->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", SANITIZER_DIR, entry->d_name);
+		printf("!! sanitizer report from a child process (%s):\n", path);
+		report = fopen(path, "r");
+		while (report && fgets(line, sizeof(line), report))
+			printf("   %s", line);
+		if (report)
+			fclose(report);
+		unlink(path);
+		reports++;
+	}
+	closedir(dir);
+	return reports;
 }
 
 const char *test_built_program(const char *name)

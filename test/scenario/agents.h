@@ -29,6 +29,16 @@ struct test_agent_options {
 	const char *extra_yaml;		/* appended to the configuration, may be NULL */
 };
 
+/*
+ * Sanitizer reports of the processes a scenario starts (a leak found when an
+ * agent exits, say) would otherwise end up in their logs unseen.  Call
+ * test_sanitizer_setup() first in main(): children then write reports to
+ * files; test_sanitizer_reports() prints and removes them and returns how
+ * many there were, to be added to the binary's exit status.
+ */
+void test_sanitizer_setup(void);
+int test_sanitizer_reports(void);
+
 /* Path of a program built next to this test binary (build/ or build-asan/). */
 const char *test_built_program(const char *name);
 /* The repository root (where test/data lives). */

@@ -171,5 +171,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_demo_elects_one_leader_and_cleans_up,
 						harness_test_setup, harness_test_teardown),
 	};
-	return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
+	test_sanitizer_setup();
+	int failures = cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
+	return failures + test_sanitizer_reports();
 }

@@ -440,9 +440,12 @@ static void test_garbage_in_znodes_is_logged_not_fatal(void **state)
 		snprintf(name, sizeof(name), "node%d", i + 1);
 		assert_true(test_agent_start(&c.agent[i], name, &c.zk, &c.options));
 	}
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		assert_true(harness_log_wait(c.agent[i].log_path, "dcs.invalid_znode", "path",
 					     "/service/garbage/leader", 0, WAIT_MS, NULL, NULL));
+		assert_true(harness_log_wait(c.agent[i].log_path, "dcs.invalid_znode", "child",
+					     "zzz-not-a-candidate", 0, WAIT_MS, NULL, NULL));
+	}
 
 	/* Now fill every znode with garbage while the agents watch. */
 	for (size_t i = 0; i < count; i++) {
@@ -496,5 +499,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ensemble_leader_loss_keeps_the_same_leader,
 						harness_test_setup, harness_test_teardown),
 	};
-	return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
+	test_sanitizer_setup();
+	int failures = cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
+	return failures + test_sanitizer_reports();
 }
