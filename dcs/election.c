@@ -76,6 +76,7 @@ struct election {
 	char *predecessor;
 	int position;
 	int64_t declined_at_ms;
+	char junk_reported[512];	/* queue children that are not candidates, last reported */
 
 	bool leader_known;
 	bool leader_present;
@@ -601,6 +602,7 @@ static void position_done(int rc, const struct String_vector *children, const vo
 	struct zk_request *r = (struct zk_request *) data;
 	struct election *e = r->owner;
 	struct { long long sequence; const char *name; } *queue = NULL;
+	char junk[sizeof(e->junk_reported)] = "";
 	int count = 0;
 	int mine = -1;
 	zhandle_t *zh = zk_session_handle(e->session);
@@ -623,16 +625,23 @@ static void position_done(int rc, const struct String_vector *children, const vo
 		char member[MEMBER_NAME_MAX];
 		long long sequence;
 		if (!znode_candidate_parse(children->data[i], member, sizeof(member), &sequence)) {
-			/* Someone else's junk in our folder: never let it hold a
+			/* Someone else's junk in our folder: it never holds a
 			 * place in the queue. */
-			log_debug("dcs.invalid_znode", LF_STR("path", e->dir),
-				  LF_STR("child", children->data[i]),
-				  LF_STR("reason", "not a candidate name <member>-<10 digits>"));
+			size_t used = strlen(junk);
+			snprintf(junk + used, sizeof(junk) - used, "%s%s", used ? "," : "",
+				 children->data[i]);
 			continue;
 		}
 		queue[count].sequence = sequence;
 		queue[count].name = children->data[i];
 		count++;
+	}
+	/* Reported when it changes, not on every look at the queue. */
+	if (strcmp(junk, e->junk_reported) != 0) {
+		if (junk[0])
+			log_warning("dcs.invalid_znode", LF_STR("path", e->dir), LF_STR("child", junk),
+				    LF_STR("reason", "not a candidate name <member>-<10 digits>; ignored"));
+		snprintf(e->junk_reported, sizeof(e->junk_reported), "%s", junk);
 	}
 	qsort(queue, (size_t) count, sizeof(*queue), compare_candidates);
 	for (int i = 0; i < count; i++)
