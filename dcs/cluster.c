@@ -43,7 +43,12 @@ struct cached_node {
 	int length;
 	int64_t mzxid;		/* content version already validated (and logged) */
 	bool valid;
-	struct member_status member;	/* NODE_MEMBER and valid */
+	/* Decoded content, kept when valid; the kind says which one. */
+	struct member_status member;
+	struct znode_config config;
+	struct znode_status status;
+	struct znode_history history;
+	uint64_t system_identifier;	/* initialize; 0 while bootstrapping */
 };
 
 struct cluster_cache {
@@ -103,7 +108,19 @@ static void clear_node(struct cached_node *n)
 	free(n->name);
 	free(n->data);
 	member_status_clear(&n->member);
+	znode_config_clear(&n->config);
+	znode_status_clear(&n->status);
+	znode_history_clear(&n->history);
 	memset(n, 0, sizeof(*n));
+}
+
+static void clear_decoded(struct cached_node *n)
+{
+	member_status_clear(&n->member);
+	znode_config_clear(&n->config);
+	znode_status_clear(&n->status);
+	znode_history_clear(&n->history);
+	n->system_identifier = 0;
 }
 
 static void remove_node(struct cluster_cache *c, struct cached_node *n)
@@ -142,8 +159,8 @@ static struct cached_node *add_node(struct cluster_cache *c, enum node_kind kind
 	return n;
 }
 
-/* Validate content with the codec for its key.  Decoded values other than
- * members are not kept yet: the HA issue reads them when it needs them. */
+/* Validate content with the codec for its key, keeping what the agent reads
+ * (members, initialize, config, status, history). */
 static bool validate(struct cached_node *n, char *reason, size_t reason_size)
 {
 	/* -1 tells the codecs "the znode has no data at all". */
@@ -152,47 +169,28 @@ static bool validate(struct cached_node *n, char *reason, size_t reason_size)
 
 	switch (n->kind) {
 	case NODE_MEMBER:
-		return member_status_decode(data, length, &n->member, reason,
-					    reason_size);
+		return member_status_decode(data, length, &n->member, reason, reason_size);
 	case NODE_INITIALIZE: {
 		bool bootstrapping;
-		uint64_t sysid;
-		return znode_initialize_decode(data, length, &bootstrapping,
-					       &sysid, reason, reason_size);
+		return znode_initialize_decode(data, length, &bootstrapping, &n->system_identifier,
+					       reason, reason_size);
 	}
-	case NODE_CONFIG: {
-		struct znode_config value;
-		bool ok = znode_config_decode(data, length, &value, reason,
-					      reason_size);
-		znode_config_clear(&value);
-		return ok;
-	}
+	case NODE_CONFIG:
+		return znode_config_decode(data, length, &n->config, reason, reason_size);
+	case NODE_STATUS:
+		return znode_status_decode(data, length, &n->status, reason, reason_size);
+	case NODE_HISTORY:
+		return znode_history_decode(data, length, &n->history, reason, reason_size);
 	case NODE_FAILOVER: {
-		struct znode_failover value;
-		bool ok = znode_failover_decode(data, length, &value, reason,
-						reason_size);
+		struct znode_failover value = { 0 };
+		bool ok = znode_failover_decode(data, length, &value, reason, reason_size);
 		znode_failover_clear(&value);
 		return ok;
 	}
 	case NODE_SYNC: {
-		struct znode_sync value;
-		bool ok = znode_sync_decode(data, length, &value, reason,
-					    reason_size);
+		struct znode_sync value = { 0 };
+		bool ok = znode_sync_decode(data, length, &value, reason, reason_size);
 		znode_sync_clear(&value);
-		return ok;
-	}
-	case NODE_HISTORY: {
-		struct znode_history value;
-		bool ok = znode_history_decode(data, length, &value, reason,
-					       reason_size);
-		znode_history_clear(&value);
-		return ok;
-	}
-	case NODE_STATUS: {
-		struct znode_status value;
-		bool ok = znode_status_decode(data, length, &value, reason,
-					      reason_size);
-		znode_status_clear(&value);
 		return ok;
 	}
 	}
@@ -220,7 +218,7 @@ static void node_read_done(int rc, const char *value, int length, const struct S
 		return;
 	free(n->data);
 	n->data = NULL;
-	member_status_clear(&n->member);
+	clear_decoded(n);
 	n->length = value && length >= 0 ? length : 0;
 	if (value && length >= 0) {
 		n->data = malloc((size_t) length + 1);
@@ -235,7 +233,7 @@ static void node_read_done(int rc, const char *value, int length, const struct S
 	reason[0] = '\0';
 	n->valid = validate(n, reason, sizeof(reason));
 	if (!n->valid) {
-		member_status_clear(&n->member);
+		clear_decoded(n);
 		log_error("dcs.invalid_znode", LF_STR("path", n->path), LF_STR("reason", reason),
 			  LF_INT("bytes", n->length));
 	}
@@ -425,6 +423,11 @@ void cluster_cache_fill(const struct cluster_cache *cache, struct dcs_cluster *v
 	view->initialize = NULL;
 	view->config_present = false;
 	view->config_valid = false;
+	view->config = NULL;
+	view->initialize_system_identifier = 0;
+	view->has_last_lsn = false;
+	view->last_lsn = 0;
+	view->history_timeline = 0;
 	for (size_t i = 0; i < c->node_count; i++) {
 		const struct cached_node *n = &c->nodes[i];
 		if (n->kind == NODE_MEMBER)
@@ -432,9 +435,16 @@ void cluster_cache_fill(const struct cluster_cache *cache, struct dcs_cluster *v
 		else if (n->kind == NODE_INITIALIZE) {
 			view->initialize_present = true;
 			view->initialize = n->valid ? (n->data ? n->data : "") : NULL;
+			view->initialize_system_identifier = n->valid ? n->system_identifier : 0;
 		} else if (n->kind == NODE_CONFIG) {
 			view->config_present = true;
 			view->config_valid = n->valid;
+			view->config = n->valid ? &n->config : NULL;
+		} else if (n->kind == NODE_STATUS && n->valid) {
+			view->has_last_lsn = true;
+			view->last_lsn = n->status.optime;
+		} else if (n->kind == NODE_HISTORY && n->valid && n->history.n_lines > 0) {
+			view->history_timeline = n->history.lines[n->history.n_lines - 1].timeline;
 		}
 	}
 	if (members > 0)

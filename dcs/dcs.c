@@ -210,6 +210,170 @@ static void write_member(struct dcs *d)
 	issue_member_step(d, d->member_written ? MEMBER_SET : MEMBER_CREATE, -1);
 }
 
+/* ---- writes for the PostgreSQL lifecycle ------------------------------ */
+
+enum write_mode {
+	WRITE_CREATE,		/* fails with already_exists if present */
+	WRITE_OVERWRITE,	/* set, or create when absent */
+	WRITE_DELETE,
+};
+
+struct pending_write {
+	struct dcs *dcs;
+	enum write_mode mode;
+	char *path;
+	char *data;		/* NULL: no data */
+	dcs_write_done_fn done;
+	void *arg;
+	struct zk_request *request;	/* the attempt in flight */
+};
+
+static void write_issue(struct pending_write *w, bool as_create);
+
+static void write_free(struct pending_write *w)
+{
+	zk_request_free(w->request);
+	free(w->path);
+	free(w->data);
+	free(w);
+}
+
+static void write_finish(struct pending_write *w, bool ok, bool already_exists)
+{
+	if (w->done)
+		w->done(w->arg, ok, already_exists);
+	write_free(w);
+}
+
+static void write_result(struct pending_write *w, int rc)
+{
+	if (!zk_request_current(w->request, rc)) {
+		/* A new session or shutdown: the caller's state is reset by
+		 * the session events, so nobody waits for this answer. */
+		write_free(w);
+		return;
+	}
+	if (rc == ZOK) {
+		write_finish(w, true, false);
+	} else if (rc == ZNODEEXISTS && w->mode == WRITE_CREATE) {
+		write_finish(w, false, true);
+	} else if (rc == ZNONODE && w->mode == WRITE_OVERWRITE) {
+		write_issue(w, true);
+	} else {
+		log_error("dcs.write_failed", LF_STR("path", w->path), LF_STR("error", zerror(rc)));
+		write_finish(w, false, false);
+	}
+}
+
+static void write_created(int rc, const char *value, const void *data)
+{
+	(void) value;
+	write_result((struct pending_write *) data, rc);
+}
+
+static void write_set(int rc, const struct Stat *stat, const void *data)
+{
+	(void) stat;
+	write_result((struct pending_write *) data, rc);
+}
+
+static void write_deleted(int rc, const void *data)
+{
+	write_result((struct pending_write *) data, rc);
+}
+
+/* Each attempt gets its own request: its send time feeds the lease. */
+static void write_issue(struct pending_write *w, bool as_create)
+{
+	struct dcs *d = w->dcs;
+	zhandle_t *zh = zk_session_handle(d->session);
+	const char *path = w->path;
+	int length = w->data ? (int) strlen(w->data) : -1;
+	int rc;
+
+	zk_request_free(w->request);
+	w->request = zh ? zk_request_new(d->session, w, 0, NULL) : NULL;
+	if (!w->request) {
+		write_finish(w, false, false);
+		return;
+	}
+	if (w->mode == WRITE_DELETE)
+		rc = zoo_adelete(zh, path, -1, write_deleted, w);
+	else if (as_create)
+		rc = zoo_acreate(zh, path, w->data, length, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT,
+				 write_created, w);
+	else
+		rc = zoo_aset(zh, path, w->data, length, -1, write_set, w);
+	if (rc != ZOK) {
+		log_error("dcs.write_failed", LF_STR("path", path), LF_STR("error", zerror(rc)));
+		write_finish(w, false, false);
+		return;
+	}
+	zk_session_flush(d->session);
+}
+
+static void start_write(struct dcs *d, const char *key, const char *data, enum write_mode mode,
+			dcs_write_done_fn done, void *arg)
+{
+	char path[ZNODE_PATH_MAX];
+	struct pending_write *w = calloc(1, sizeof(*w));
+
+	if (!w || !znode_path(path, sizeof(path), d->base_path, key) ||
+	    (w->path = strdup(path)) == NULL || (data && (w->data = strdup(data)) == NULL)) {
+		log_error("dcs.write_failed", LF_STR("key", key),
+			  LF_STR("error", "out of memory or invalid key"));
+		if (w)
+			write_free(w);
+		if (done)
+			done(arg, false, false);
+		return;
+	}
+	w->dcs = d;
+	w->mode = mode;
+	w->done = done;
+	w->arg = arg;
+	write_issue(w, mode == WRITE_CREATE);
+}
+
+void dcs_race_initialize(struct dcs *d, dcs_write_done_fn done, void *arg)
+{
+	start_write(d, ZNODE_INITIALIZE, "", WRITE_CREATE, done, arg);
+}
+
+void dcs_set_initialize(struct dcs *d, uint64_t system_identifier, dcs_write_done_fn done,
+			void *arg)
+{
+	char text[32];
+	if (!znode_initialize_encode(text, sizeof(text), system_identifier)) {
+		if (done)
+			done(arg, false, false);
+		return;
+	}
+	start_write(d, ZNODE_INITIALIZE, text, WRITE_OVERWRITE, done, arg);
+}
+
+void dcs_cancel_initialize(struct dcs *d, dcs_write_done_fn done, void *arg)
+{
+	start_write(d, ZNODE_INITIALIZE, NULL, WRITE_DELETE, done, arg);
+}
+
+void dcs_create_if_absent(struct dcs *d, const char *key, const char *data,
+			  dcs_write_done_fn done, void *arg)
+{
+	start_write(d, key, data, WRITE_CREATE, done, arg);
+}
+
+void dcs_write(struct dcs *d, const char *key, const char *data, dcs_write_done_fn done,
+	       void *arg)
+{
+	start_write(d, key, data, WRITE_OVERWRITE, done, arg);
+}
+
+void dcs_take_lock_now(struct dcs *d)
+{
+	election_take_lock_now(d->election);
+}
+
 /* ---- session events --------------------------------------------------- */
 
 /* The session exists before the election: nothing may happen until both

@@ -40,8 +40,13 @@ struct dcs_cluster {
 	const char *leader;		/* member name in `leader`, NULL if none */
 	bool initialize_present;
 	const char *initialize;		/* raw content when valid, NULL otherwise */
+	uint64_t initialize_system_identifier;	/* 0: absent, invalid or bootstrapping ("") */
 	bool config_present;
 	bool config_valid;
+	const struct znode_config *config;	/* decoded `config`, NULL if absent or invalid */
+	bool has_last_lsn;
+	int64_t last_lsn;		/* status.optime: the primary's last known position */
+	int64_t history_timeline;	/* timeline of history's last line, 0 if none */
 	struct dcs_member *members;	/* sorted by name */
 	size_t member_count;
 	int election_position;		/* ours: 0 = first in line, -1 = not queued */
@@ -69,6 +74,28 @@ void dcs_set_candidate(struct dcs *dcs, bool candidate);
 void dcs_release_leadership(struct dcs *dcs);
 /* Ask the election to apply the policy again (facts it depends on moved). */
 void dcs_reevaluate(struct dcs *dcs);
+
+/*
+ * Writes for the PostgreSQL lifecycle.  Each completes asynchronously and
+ * reports through `done` (may be NULL) with true on success; `done` is not
+ * called if the session ends first.
+ */
+typedef void (*dcs_write_done_fn)(void *arg, bool ok, bool already_exists);
+/* The bootstrap race: create `initialize` empty; already_exists = lost. */
+void dcs_race_initialize(struct dcs *dcs, dcs_write_done_fn done, void *arg);
+/* Record the system identifier, or give up a failed bootstrap (delete). */
+void dcs_set_initialize(struct dcs *dcs, uint64_t system_identifier, dcs_write_done_fn done,
+			void *arg);
+void dcs_cancel_initialize(struct dcs *dcs, dcs_write_done_fn done, void *arg);
+/* Create `key` with `data` if it does not exist (config at bootstrap). */
+void dcs_create_if_absent(struct dcs *dcs, const char *key, const char *data,
+			  dcs_write_done_fn done, void *arg);
+/* Create or overwrite `key` (status, history). */
+void dcs_write(struct dcs *dcs, const char *key, const char *data, dcs_write_done_fn done,
+	       void *arg);
+/* Take the lock without queueing: only for the member that just won the
+ * bootstrap race, which no one else can contest. */
+void dcs_take_lock_now(struct dcs *dcs);
 
 bool dcs_is_leader(const struct dcs *dcs);
 const struct dcs_cluster *dcs_cluster(const struct dcs *dcs);

@@ -850,6 +850,12 @@ void election_release(struct election *e)
 		requeue(e);
 }
 
+void election_take_lock_now(struct election *e)
+{
+	if (!e->holds_lock && !e->lock_in_flight)
+		take_lock(e);
+}
+
 void election_reevaluate(struct election *e)
 {
 	evaluate(e, "cluster_changed");

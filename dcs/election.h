@@ -43,6 +43,8 @@ bool election_watch(struct election *election, int type, const char *path);
 void election_set_candidate(struct election *election, bool candidate);
 /* Give up the lock (the candidate queues again at the back). */
 void election_release(struct election *election);
+/* Create the lock now, whatever our place in the queue (bootstrap winner). */
+void election_take_lock_now(struct election *election);
 /* Re-run the policy, e.g. after the cluster view changed. */
 void election_reevaluate(struct election *election);
 
