@@ -1,43 +1,284 @@
 /*
- * Agent glue between the event loop, dcs/ and the HA policy.
+ * The agent: gathers facts from ZooKeeper (dcs/) and from its PostgreSQL
+ * (pg/monitor, the postmaster process), asks the HA policy (ha.c) what to
+ * do, and hands the decision to actions.c.  It asks again whenever a fact
+ * changes (a watch, a monitor report, a finished job) and once a second, for
+ * the rules that depend on elapsed time.
+ *
+ * A member without postgresql.data_dir manages no PostgreSQL: it only takes
+ * part in the coordination, and any candidate may lead.  That is what the
+ * coordination tests run; a real member always has a data directory.
  */
 #include "agent/agent.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "agent/config.h"
-#include "agent/ha.h"
+#include <event2/event.h>
+
+#include "agent/agent_internal.h"
 #include "agent/log.h"
 #include "agent/version.h"
-#include "dcs/dcs.h"
 
-struct agent {
-	struct event_base *base;
-	struct pgherd_config *config;
-	struct dcs *dcs;
-	struct member_status status;	/* what members/<name> says about us */
-};
+#define TICK_MS 1000
+#define DEFAULT_BIN_DIR "/usr/lib/postgresql/15/bin"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static struct ha_self self_of(const struct agent *a)
 {
 	return (struct ha_self){ .name = a->config->name, .status = &a->status };
 }
 
+/* ---- facts ------------------------------------------------------------ */
+
+static const struct znode_config *cluster_config(const struct dcs_cluster *cluster)
+{
+	return cluster->config;
+}
+
+/* The other members as the policy compares them.  *out is malloc'd. */
+static size_t gather_candidates(const struct agent *a, const struct dcs_cluster *cluster,
+				struct ha_candidate **out)
+{
+	size_t count = 0;
+
+	*out = cluster->member_count ? calloc(cluster->member_count, sizeof(**out)) : NULL;
+	for (size_t i = 0; *out && i < cluster->member_count; i++) {
+		const struct dcs_member *m = &cluster->members[i];
+		if (strcmp(m->name, a->config->name) == 0 || !m->valid)
+			continue;
+		struct ha_candidate *c = &(*out)[count++];
+		c->name = m->name;
+		c->running = m->status.state && strcmp(m->status.state, "running") == 0;
+		c->primary = member_status_role(&m->status) == MEMBER_STATUS_ROLE_PRIMARY;
+		c->nofailover = member_status_nofailover(&m->status);
+		c->failover_priority = member_status_failover_priority(&m->status);
+		c->has_wal_position = m->status.has_xlog_location && m->status.xlog_location >= 0;
+		c->wal_position = c->has_wal_position ? (uint64_t) m->status.xlog_location : 0;
+		/* The view has only our own place in the queue; -1 is safe (ties
+		 * then go to us, and only the first in line asks). */
+		c->election_position = -1;
+	}
+	return count;
+}
+
+static void gather_facts(const struct agent *a, const struct dcs_cluster *cluster,
+			 struct ha_facts *f, struct ha_candidate **candidates)
+{
+	const struct znode_config *dynamic = cluster_config(cluster);
+	const struct pg_monitor_status *pg = &a->last_status;
+
+	memset(f, 0, sizeof(*f));
+	f->now_ms = now_ms();
+	f->name = a->config->name;
+	f->nofailover = member_status_nofailover(&a->status);
+	f->failover_priority = member_status_failover_priority(&a->status);
+	f->pg_state = a->pg_state;
+	f->pg_state_since_ms = a->pg_state_since_ms;
+	if (a->pg_state == HA_PG_RUNNING && a->monitor_connected)
+		f->pg_role = pg->in_recovery ? HA_ROLE_REPLICA : HA_ROLE_PRIMARY;
+	f->was_primary = a->was_primary;
+	f->has_system_identifier = a->has_system_identifier;
+	f->system_identifier = a->system_identifier;
+	if (a->pg_state == HA_PG_RUNNING && a->monitor_connected) {
+		f->timeline = pg->timeline;
+		f->has_wal_position = true;
+		f->wal_position = pg->wal_position;
+	}
+	f->following = a->following[0] ? a->following : NULL;
+	f->action_in_progress = a->action;
+	f->holds_lock = dcs_is_leader(a->dcs);
+	f->lock_fenced = dcs_holds_lock(a->dcs) && !f->holds_lock;
+	f->rewind_possible = a->config->dcs.use_pg_rewind ||
+			     (dynamic && dynamic->use_pg_rewind);
+	f->dcs_connected = cluster->connected;
+	f->leader = cluster->leader;
+	f->initialize_present = cluster->initialize_present;
+	f->initialize_in_progress = cluster->initialize && cluster->initialize[0] == '\0';
+	f->cluster_system_identifier = cluster->initialize_system_identifier;
+	f->has_last_primary_lsn = cluster->has_last_lsn && cluster->last_lsn >= 0;
+	f->last_primary_lsn = f->has_last_primary_lsn ? (uint64_t) cluster->last_lsn : 0;
+	f->cluster_timeline = cluster->history_timeline > 0 ? cluster->history_timeline + 1 : 0;
+	f->maximum_lag_on_failover = dynamic ? dynamic->maximum_lag_on_failover
+					     : a->config->dcs.maximum_lag_on_failover;
+	f->primary_start_timeout_s = dynamic ? dynamic->primary_start_timeout : 300;
+	f->paused = dynamic && dynamic->pause;
+	f->n_candidates = gather_candidates(a, cluster, candidates);
+	f->candidates = *candidates;
+	f->my_election_position = cluster->election_position;
+}
+
+/* ---- deciding ---------------------------------------------------------- */
+
+static void evaluate(struct agent *a)
+{
+	const struct dcs_cluster *cluster = dcs_cluster(a->dcs);
+	struct ha_candidate *candidates = NULL;
+	struct ha_facts facts;
+	struct ha_decision decision;
+	char summary[sizeof(a->last_decision)];
+
+	if (!a->manages_postgresql || a->shutting_down)
+		return;
+	gather_facts(a, cluster, &facts, &candidates);
+	decision = ha_decide(&facts);
+	free(candidates);
+
+	/* One record per change of mind, not one per evaluation. */
+	snprintf(summary, sizeof(summary), "%s %s", ha_action_name(decision.action),
+		 decision.reason);
+	if (strcmp(summary, a->last_decision) != 0) {
+		snprintf(a->last_decision, sizeof(a->last_decision), "%s", summary);
+		log_info("ha.decision", LF_STR("action", ha_action_name(decision.action)),
+			 LF_STR("target", decision.target ? decision.target : ""),
+			 LF_STR("reason", decision.reason));
+	}
+	if (decision.action == HA_NOTHING || decision.action == HA_WAIT)
+		return;
+	if (a->action != HA_NOTHING && decision.action != HA_DEMOTE)
+		return;	/* one action at a time; only fencing interrupts */
+	if (now_ms() < a->retry_after_ms && decision.action != HA_DEMOTE)
+		return;
+	actions_execute(a, &decision, cluster);
+}
+
+static void evaluate_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void) fd;
+	(void) what;
+	evaluate(arg);
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void) fd;
+	(void) what;
+	struct agent *a = arg;
+	if (a->monitor)
+		pg_monitor_refresh(a->monitor);
+	evaluate(a);
+}
+
+void agent_schedule_evaluation(struct agent *a)
+{
+	event_active(&a->evaluate_event, EV_TIMEOUT, 0);
+}
+
+void agent_set_pg_state(struct agent *a, enum ha_pg_state state)
+{
+	if (state == a->pg_state)
+		return;
+	a->pg_state = state;
+	a->pg_state_since_ms = now_ms();
+	agent_publish_status(a);
+	agent_schedule_evaluation(a);
+}
+
+/* ---- what we publish ---------------------------------------------------- */
+
+static const char *state_word(const struct agent *a)
+{
+	if (a->action == HA_BOOTSTRAP && a->bootstrap >= BOOTSTRAP_INITDB)
+		return "initializing new cluster";
+	if (a->action == HA_CLONE || a->action == HA_REINITIALIZE)
+		return "creating replica";
+	switch (a->pg_state) {
+	case HA_PG_RUNNING: return "running";
+	case HA_PG_STARTING: return "starting";
+	case HA_PG_STOPPING: return "stopping";
+	case HA_PG_CRASHED: return "crashed";
+	case HA_PG_START_FAILED: return "start failed";
+	default: return "stopped";
+	}
+}
+
+void agent_publish_status(struct agent *a)
+{
+	char err[ZNODE_ERR_MAX];
+	bool running = a->pg_state == HA_PG_RUNNING && a->monitor_connected;
+	const char *role;
+	char *json;
+
+	if (a->manages_postgresql) {
+		if (running)
+			role = a->last_status.in_recovery ? "replica" : "master";
+		else if (a->pg_state == HA_PG_NO_DATA || a->pg_state == HA_PG_UNKNOWN)
+			role = "uninitialized";
+		else
+			role = a->was_primary ? "master" : "replica";
+		znode_set_string(&a->status.state, state_word(a));
+		znode_set_string(&a->status.role, role);
+		a->status.has_xlog_location = running;
+		a->status.xlog_location = running ? (int64_t) a->last_status.wal_position : 0;
+		a->status.has_timeline = running && a->last_status.timeline > 0;
+		a->status.timeline = a->last_status.timeline;
+		znode_set_string(&a->status.replication_state,
+				 running && a->last_status.in_recovery
+					 ? pg_replication_state_name(a->last_status.replication_state)
+					 : NULL);
+	}
+	json = member_status_encode(&a->status, err, sizeof(err));
+	if (!json) {
+		log_error("agent.member_encode_failed", LF_STR("reason", err));
+		return;
+	}
+	dcs_set_member_data(a->dcs, json);
+	free(json);
+}
+
+/* The leader keeps `status` at its WAL position, which replicas compare
+ * against maximum_lag_on_failover. */
+static void publish_leader_position(struct agent *a)
+{
+	char data[64];
+
+	if (!dcs_is_leader(a->dcs) || a->last_status.in_recovery ||
+	    (int64_t) a->last_status.flush_lsn == a->status_written_lsn)
+		return;
+	a->status_written_lsn = (int64_t) a->last_status.flush_lsn;
+	snprintf(data, sizeof(data), "{\"optime\":%llu}",
+		 (unsigned long long) a->last_status.flush_lsn);
+	dcs_write(a->dcs, ZNODE_STATUS, data, NULL, NULL);
+}
+
+/* ---- callbacks ---------------------------------------------------------- */
+
 static bool on_may_take_lock(void *arg, const struct dcs_cluster *cluster)
 {
 	struct agent *a = arg;
 	struct ha_self self = self_of(a);
-	return ha_may_take_lock(cluster, &self);
+	struct ha_candidate *candidates = NULL;
+	struct ha_facts facts;
+	char reason[HA_REASON_MAX];
+	bool allowed;
+
+	/* A member that manages no PostgreSQL only coordinates. */
+	if (!a->manages_postgresql)
+		return ha_wants_candidacy(&self);
+	gather_facts(a, cluster, &facts, &candidates);
+	allowed = ha_may_take_lock(&facts, reason, sizeof(reason));
+	free(candidates);
+	if (!allowed)
+		log_info("ha.may_not_lead", LF_STR("reason", reason));
+	return allowed;
 }
 
 static void on_leadership_changed(void *arg, bool leader)
 {
-	/* The PostgreSQL lifecycle promotes and demotes here; until then the
-	 * dcs layer's leader.* events are the whole story. */
-	(void) arg;
+	struct agent *a = arg;
 	(void) leader;
+	if (!a->manages_postgresql)
+		return;
+	actions_on_leadership(a);
+	agent_schedule_evaluation(a);
 }
 
 static void on_cluster_changed(void *arg)
@@ -47,7 +288,43 @@ static void on_cluster_changed(void *arg)
 	log_debug("cluster.changed", LF_STR("leader", cluster->leader ? cluster->leader : ""),
 		  LF_INT("members", (long long) cluster->member_count),
 		  LF_BOOL("connected", cluster->connected));
+	agent_schedule_evaluation(a);
 }
+
+static void on_pg_status(void *arg, const struct pg_monitor_status *status)
+{
+	struct agent *a = arg;
+	bool changed = !a->monitor_connected || status->in_recovery != a->last_status.in_recovery ||
+		       status->timeline != a->last_status.timeline;
+
+	a->last_status = *status;
+	a->monitor_connected = true;
+	a->has_system_identifier = true;
+	a->system_identifier = status->system_identifier;
+	a->was_primary = !status->in_recovery;
+	if (a->pg_state != HA_PG_RUNNING)
+		agent_set_pg_state(a, HA_PG_RUNNING);
+	agent_publish_status(a);
+	publish_leader_position(a);
+	actions_on_status(a);
+	if (changed)
+		agent_schedule_evaluation(a);
+}
+
+static void on_pg_lost(void *arg, const char *reason)
+{
+	struct agent *a = arg;
+	(void) reason;
+	a->monitor_connected = false;
+	/* Our own postmaster's exit is reported by its process; one we did
+	 * not start (found running) is looked at again. */
+	if (!a->postmaster && !a->stopping)
+		actions_inspect_data_dir(a);
+	agent_publish_status(a);
+	agent_schedule_evaluation(a);
+}
+
+/* ---- setup -------------------------------------------------------------- */
 
 static bool build_status(struct agent *a)
 {
@@ -62,8 +339,6 @@ static bool build_status(struct agent *a)
 	ok &= znode_set_string(&a->status.conn_url, url);
 	snprintf(url, sizeof(url), "http://%s/patroni", a->config->restapi.connect_address);
 	ok &= znode_set_string(&a->status.api_url, url);
-	/* PostgreSQL is not managed yet: report it as Patroni does for a member
-	 * that has not started it. */
 	ok &= znode_set_string(&a->status.state, "stopped");
 	ok &= znode_set_string(&a->status.role, "uninitialized");
 	ok &= znode_set_string(&a->status.version, PGHERD_VERSION);
@@ -71,17 +346,74 @@ static bool build_status(struct agent *a)
 	return ok;
 }
 
-static void publish_status(struct agent *a)
+/* postgresql.listen is "host[,host]:port" as in Patroni. */
+static bool parse_listen(struct agent *a)
 {
-	char err[ZNODE_ERR_MAX];
-	char *json = member_status_encode(&a->status, err, sizeof(err));
+	const char *listen = a->config->postgresql.listen ? a->config->postgresql.listen
+							   : "127.0.0.1:5432";
+	const char *colon = strrchr(listen, ':');
+	char *end;
+	long port;
 
-	if (!json) {
-		log_error("agent.member_encode_failed", LF_STR("reason", err));
-		return;
+	if (!colon || (size_t) (colon - listen) >= sizeof(a->listen_host))
+		return false;
+	memcpy(a->listen_host, listen, (size_t) (colon - listen));
+	a->listen_host[colon - listen] = '\0';
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port < 1 || port > 65535)
+		return false;
+	a->port = (int) port;
+	return true;
+}
+
+static bool start_monitor(struct agent *a)
+{
+	static const struct pg_monitor_callbacks callbacks = {
+		.status = on_pg_status,
+		.lost = on_pg_lost,
+	};
+	char port[16];
+	const char *user = a->config->postgresql.superuser.username
+				   ? a->config->postgresql.superuser.username
+				   : "postgres";
+	snprintf(port, sizeof(port), "%d", a->port);
+	const char *keywords[] = { "host", "port", "user", "dbname", "application_name", NULL };
+	const char *values[] = { a->runtime_dir, port, user, "postgres", "pgherd", NULL };
+	struct pg_monitor_settings settings = {
+		.keywords = keywords,
+		.values = values,
+		.interval_ms = TICK_MS,
+		.connect_timeout_ms = 2000,
+		.query_timeout_ms = 3000,
+	};
+	a->monitor = pg_monitor_new(a->base, &settings, &callbacks, a);
+	return a->monitor != NULL;
+}
+
+static bool setup_postgresql(struct agent *a)
+{
+	if (!parse_listen(a)) {
+		log_error("agent.bad_listen", LF_STR("listen", a->config->postgresql.listen),
+			  LF_STR("reason", "postgresql.listen must be host:port"));
+		return false;
 	}
-	dcs_set_member_data(a->dcs, json);
-	free(json);
+	/* A private directory next to the data directory for the socket and
+	 * the passfile: the socket's trust rule relies on it being ours. */
+	if (snprintf(a->runtime_dir, sizeof(a->runtime_dir), "%s.pgherd",
+		     a->config->postgresql.data_dir) >= (int) sizeof(a->runtime_dir)) {
+		log_error("agent.bad_data_dir", LF_STR("reason", "postgresql.data_dir is too long"));
+		return false;
+	}
+	snprintf(a->passfile, sizeof(a->passfile), "%s/pgpass", a->runtime_dir);
+	a->pg = (struct pg_settings){
+		.bin_dir = a->config->postgresql.bin_dir ? a->config->postgresql.bin_dir
+							 : DEFAULT_BIN_DIR,
+		.data_dir = a->config->postgresql.data_dir,
+		.port = a->port,
+		.socket_dir = a->runtime_dir,
+		.listen_addresses = a->listen_host,
+	};
+	return actions_init(a) && start_monitor(a);
 }
 
 struct agent *agent_new(struct event_base *base, struct pgherd_config *config)
@@ -93,6 +425,7 @@ struct agent *agent_new(struct event_base *base, struct pgherd_config *config)
 	};
 	struct agent *a = calloc(1, sizeof(*a));
 	struct dcs_settings settings;
+	struct timeval tick = { TICK_MS / 1000, (TICK_MS % 1000) * 1000 };
 
 	if (!a) {
 		config_free(config);
@@ -100,11 +433,22 @@ struct agent *agent_new(struct event_base *base, struct pgherd_config *config)
 	}
 	a->base = base;
 	a->config = config;
+	a->manages_postgresql = config->postgresql.data_dir != NULL;
+	a->status_written_lsn = -1;
+	event_assign(&a->evaluate_event, base, -1, 0, evaluate_cb, a);
+	event_assign(&a->tick, base, -1, EV_PERSIST, tick_cb, a);
 	if (!build_status(a)) {
 		log_error("agent.out_of_memory", LF_STR("context", "member status"));
 		agent_free(a);
 		return NULL;
 	}
+	if (a->manages_postgresql && !setup_postgresql(a)) {
+		agent_free(a);
+		return NULL;
+	}
+	if (!a->manages_postgresql)
+		log_warning("agent.coordination_only",
+			    LF_STR("detail", "no postgresql.data_dir: this member manages no PostgreSQL"));
 	settings = (struct dcs_settings){
 		.connect_string = config->zookeeper.connect_string,
 		.namespace = config->namespace,
@@ -117,12 +461,15 @@ struct agent *agent_new(struct event_base *base, struct pgherd_config *config)
 		agent_free(a);
 		return NULL;
 	}
-	publish_status(a);
+	if (a->manages_postgresql)
+		actions_inspect_data_dir(a);
+	agent_publish_status(a);
 	struct ha_self self = self_of(a);
 	bool candidate = ha_wants_candidacy(&self);
 	if (!candidate)
 		log_info("election.not_candidate", LF_STR("reason", "nofailover"));
 	dcs_set_candidate(a->dcs, candidate);
+	event_add(&a->tick, &tick);
 	return a;
 }
 
@@ -130,7 +477,16 @@ void agent_free(struct agent *a)
 {
 	if (!a)
 		return;
+	event_del(&a->tick);
+	event_del(&a->evaluate_event);
+	/* PostgreSQL stops before the session closes: releasing the lock while
+	 * our primary still accepts writes would let a second one start. */
+	if (a->manages_postgresql)
+		actions_shutdown(a);
+	pg_monitor_free(a->monitor);
+	a->monitor = NULL;
 	dcs_free(a->dcs);
+	a->dcs = NULL;
 	member_status_clear(&a->status);
 	config_free(a->config);
 	free(a);

@@ -583,6 +583,11 @@ bool dcs_is_leader(const struct dcs *d)
 	return election_is_leader(d->election);
 }
 
+bool dcs_holds_lock(const struct dcs *d)
+{
+	return election_holds_lock(d->election);
+}
+
 const struct dcs_cluster *dcs_cluster(const struct dcs *dcs)
 {
 	struct dcs *d = (struct dcs *) dcs;

@@ -98,6 +98,9 @@ void dcs_write(struct dcs *dcs, const char *key, const char *data, dcs_write_don
 void dcs_take_lock_now(struct dcs *dcs);
 
 bool dcs_is_leader(const struct dcs *dcs);
+/* The leader znode is ours in this session even if the lease ran out: with
+ * dcs_is_leader() false, we are fenced. */
+bool dcs_holds_lock(const struct dcs *dcs);
 const struct dcs_cluster *dcs_cluster(const struct dcs *dcs);
 const char *dcs_base_path(const struct dcs *dcs);
 

@@ -866,6 +866,11 @@ bool election_is_leader(const struct election *e)
 	return e->leading && e->holds_lock && lease_valid(e);
 }
 
+bool election_holds_lock(const struct election *e)
+{
+	return e->holds_lock;
+}
+
 const char *election_leader_name(const struct election *e)
 {
 	return e->leader_known && e->leader_present && e->leader_name_valid ? e->leader_name : NULL;

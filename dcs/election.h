@@ -51,6 +51,9 @@ void election_reevaluate(struct election *election);
 /* True while we hold the lock AND the session lease proves no one else can
  * hold it yet.  Evaluated against the clock at every call. */
 bool election_is_leader(const struct election *election);
+/* The leader znode is ours, owned by this session, lease or not (with
+ * election_is_leader() false: fenced). */
+bool election_holds_lock(const struct election *election);
 /* Name in the leader znode, or NULL when there is none (or not known yet). */
 const char *election_leader_name(const struct election *election);
 /* Our position in the queue (0 = first in line), -1 when not queued. */

@@ -125,9 +125,14 @@ postgresql:
   listen: 127.0.0.1:$pg
   connect_address: 127.0.0.1:$pg
   data_dir: $work/node$n/data
+  authentication:
+    superuser: {username: postgres, password: demo-superuser-secret}
+    replication: {username: replicator, password: demo-replication-secret}
+  parameters: {fsync: off}
 tags: {nofailover: false}
 CFG
-	chown "$owner" "$work/node$n.yml"
+	mkdir -p "$work/node$n"
+	chown "$owner" "$work/node$n.yml" "$work/node$n"
 	"${run_as[@]}" "$work/pgherd" "$work/node$n.yml" &
 	pids+=($!)
 done

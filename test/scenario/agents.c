@@ -105,10 +105,22 @@ bool test_agent_start(struct test_agent *agent, const char *name, const struct h
 {
 	char relpath[128];
 	char config[4096];
+	char postgresql[1024] = "";
 	int api_port = harness_free_port();
 	int pg_port = harness_free_port();
 
 	memset(agent, 0, sizeof(*agent));
+	agent->pg_port = pg_port;
+	if (options->manage_postgresql) {
+		snprintf(relpath, sizeof(relpath), "%s/%s", options->scope, name);
+		snprintf(postgresql, sizeof(postgresql),
+			 "  data_dir: %s/data\n"
+			 "  authentication:\n"
+			 "    superuser: {username: postgres, password: test-superuser-secret}\n"
+			 "    replication: {username: replicator, password: test-replication-secret}\n"
+			 "  parameters: {fsync: off, shared_buffers: 16MB}\n",
+			 harness_mkdir(relpath));
+	}
 	snprintf(agent->name, sizeof(agent->name), "%s", name);
 	snprintf(config, sizeof(config),
 		 "scope: %s\n"
@@ -117,12 +129,12 @@ bool test_agent_start(struct test_agent *agent, const char *name, const struct h
 		 "restapi:\n  listen: 127.0.0.1:%d\n  connect_address: 127.0.0.1:%d\n"
 		 "zookeeper:\n  hosts: '%s'\n  session_timeout: %.3f\n"
 		 "postgresql:\n  listen: 127.0.0.1:%d\n  connect_address: 127.0.0.1:%d\n"
-		 "  data_dir: %s/%s/data\n"
+		 "%s"
 		 "tags:\n  nofailover: false\n  region: test\n"
 		 "log:\n  format: json\n  level: DEBUG\n"
 		 "%s",
 		 options->scope, name, api_port, api_port, zk->connect_string,
-		 options->session_timeout, pg_port, pg_port, harness_run_dir(), name,
+		 options->session_timeout, pg_port, pg_port, postgresql,
 		 options->extra_yaml ? options->extra_yaml : "");
 	snprintf(relpath, sizeof(relpath), "%s/%s.yml", options->scope, name);
 	agent->config_path = harness_write_file(relpath, config);

@@ -21,12 +21,16 @@ struct test_agent {
 	pid_t pid;
 	const char *config_path;
 	const char *log_path;
+	int pg_port;		/* where its PostgreSQL listens */
 };
 
 struct test_agent_options {
 	const char *scope;
 	double session_timeout;		/* seconds */
 	const char *extra_yaml;		/* appended to the configuration, may be NULL */
+	/* Give the agent a data directory and credentials: it runs PostgreSQL.
+	 * Without, it only takes part in the coordination. */
+	bool manage_postgresql;
 };
 
 /*

@@ -1,0 +1,677 @@
+/*
+ * Carrying out the HA policy's decisions with pg/ and dcs/.
+ *
+ * Each decided action is one asynchronous step: a child process (initdb,
+ * pg_basebackup, pg_ctl, psql), a signal to the postmaster, or a ZooKeeper
+ * write.  agent->action names the step until its completion comes back to
+ * the loop, which then asks the policy again.  Nothing here blocks the loop
+ * except the shutdown, which waits for PostgreSQL to stop.
+ *
+ * The postmaster is our own child (not started by pg_ctl): its death reaches
+ * us at once through SIGCHLD, with no pid file to trust.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "agent/agent_internal.h"
+#include "agent/log.h"
+#include "pg/conf.h"
+
+#define INITDB_DEADLINE_MS (120 * 1000)
+#define CLONE_DEADLINE_MS (3600 * 1000)
+#define PROMOTE_DEADLINE_S 60
+#define PSQL_DEADLINE_MS (60 * 1000)
+#define RETRY_AFTER_FAILURE_MS 3000
+#define SHUTDOWN_WAIT_MS (60 * 1000)
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *superuser(const struct agent *a)
+{
+	return a->config->postgresql.superuser.username ? a->config->postgresql.superuser.username
+							: "postgres";
+}
+
+static const char *replication_user(const struct agent *a)
+{
+	return a->config->postgresql.replication.username
+		       ? a->config->postgresql.replication.username
+		       : "replicator";
+}
+
+static void finish_action(struct agent *a, bool ok, const char *what)
+{
+	if (!ok) {
+		a->retry_after_ms = now_ms() + RETRY_AFTER_FAILURE_MS;
+		log_warning("ha.action_failed", LF_STR("action", ha_action_name(a->action)),
+			    LF_STR("detail", what), LF_INT("retry_in_ms", RETRY_AFTER_FAILURE_MS));
+	}
+	a->action = HA_NOTHING;
+	agent_publish_status(a);
+	agent_schedule_evaluation(a);
+}
+
+/* ---- the data directory -------------------------------------------------- */
+
+static bool data_dir_has(const struct agent *a, const char *file);
+
+static void controldata_done(void *arg, const struct pg_process_result *result)
+{
+	struct agent *a = arg;
+	struct pg_controldata control;
+	char err[256];
+
+	a->job = NULL;
+	if (result->exit_code != 0 || !result->output ||
+	    !pg_controldata_parse(result->output, &control, err, sizeof(err))) {
+		log_error("pg.inspect_failed", LF_STR("data_dir", a->pg.data_dir),
+			  LF_STR("reason", result->exit_code != 0 ? "pg_controldata failed" : err));
+		agent_set_pg_state(a, HA_PG_UNKNOWN);
+		return;
+	}
+	a->has_system_identifier = true;
+	a->system_identifier = control.system_identifier;
+	/* A primary that stopped or crashed says so in pg_control, but so does
+	 * a fresh base backup (pg_control copied from the primary): a
+	 * backup_label or standby.signal tells it is not one. */
+	a->was_primary = (control.state == PG_CLUSTER_IN_PRODUCTION ||
+			  control.state == PG_CLUSTER_SHUTTING_DOWN ||
+			  control.state == PG_CLUSTER_IN_CRASH_RECOVERY ||
+			  control.state == PG_CLUSTER_SHUT_DOWN) &&
+			 !data_dir_has(a, "backup_label") && !data_dir_has(a, "standby.signal");
+	log_info("pg.inspected", LF_STR("data_dir", a->pg.data_dir),
+		 LF_STR("state", pg_cluster_state_name(control.state)),
+		 LF_INT("timeline", control.checkpoint_timeline), LF_BOOL("was_primary", a->was_primary));
+	agent_set_pg_state(a, HA_PG_STOPPED);
+	agent_schedule_evaluation(a);
+}
+
+static bool data_dir_has(const struct agent *a, const char *file)
+{
+	char path[AGENT_PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/%s", a->pg.data_dir, file);
+	return access(path, F_OK) == 0;
+}
+
+static bool postmaster_running_elsewhere(const struct agent *a)
+{
+	char path[AGENT_PATH_MAX + 32];
+	FILE *f;
+	long pid = 0;
+
+	snprintf(path, sizeof(path), "%s/postmaster.pid", a->pg.data_dir);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	return pid > 0 && kill((pid_t) pid, 0) == 0;
+}
+
+void actions_inspect_data_dir(struct agent *a)
+{
+	char err[256];
+	char **argv;
+	static const char *const env[] = { PG_TOOLS_C_LOCALE, NULL };
+
+	if (a->job || a->postmaster)
+		return;
+	switch (pg_data_dir_state(a->pg.data_dir, err, sizeof(err))) {
+	case PG_DATA_DIR_MISSING:
+	case PG_DATA_DIR_EMPTY:
+		a->has_system_identifier = false;
+		agent_set_pg_state(a, HA_PG_NO_DATA);
+		return;
+	case PG_DATA_DIR_CLUSTER:
+		break;
+	case PG_DATA_DIR_OTHER:
+		log_error("pg.data_dir_unusable", LF_STR("data_dir", a->pg.data_dir),
+			  LF_STR("reason", "the directory holds files but no PostgreSQL cluster; pgherd will not touch it"));
+		agent_set_pg_state(a, HA_PG_UNKNOWN);
+		return;
+	case PG_DATA_DIR_ERROR:
+		log_error("pg.data_dir_unusable", LF_STR("data_dir", a->pg.data_dir),
+			  LF_STR("reason", err));
+		agent_set_pg_state(a, HA_PG_UNKNOWN);
+		return;
+	}
+	if (postmaster_running_elsewhere(a)) {
+		/* Left running by an earlier agent: the monitor adopts it. */
+		log_info("pg.found_running", LF_STR("data_dir", a->pg.data_dir));
+		agent_set_pg_state(a, HA_PG_STARTING);
+		pg_monitor_wake(a->monitor);
+		return;
+	}
+	argv = pg_controldata_argv(&a->pg);
+	struct pg_process_options options = { .tool = "pg_controldata", .argv = argv,
+					      .env = env, .deadline_ms = 30000,
+					      .keep_output = true };
+	a->job = argv ? pg_process_start(a->base, &options, controldata_done, a) : NULL;
+	pg_argv_free(argv);
+	if (!a->job)
+		agent_set_pg_state(a, HA_PG_UNKNOWN);
+}
+
+/* ---- the postmaster ------------------------------------------------------ */
+
+static void postmaster_done(void *arg, const struct pg_process_result *result)
+{
+	struct agent *a = arg;
+	bool asked = a->stopping;
+
+	a->postmaster = NULL;
+	a->stopping = false;
+	a->monitor_connected = false;
+	if (asked) {
+		agent_set_pg_state(a, HA_PG_STOPPED);
+	} else if (a->pg_state == HA_PG_STARTING) {
+		log_error("pg.start_failed", LF_INT("exit_code", result->exit_code),
+			  LF_INT("signal", result->signal));
+		agent_set_pg_state(a, HA_PG_START_FAILED);
+	} else {
+		log_error("pg.crashed", LF_INT("exit_code", result->exit_code),
+			  LF_INT("signal", result->signal));
+		agent_set_pg_state(a, HA_PG_CRASHED);
+	}
+	if (a->action == HA_DEMOTE) {
+		if (dcs_holds_lock(a->dcs))
+			dcs_release_leadership(a->dcs);
+		finish_action(a, true, "stopped");
+	} else if (a->action == HA_START_PRIMARY || a->action == HA_START_REPLICA ||
+		   a->action == HA_BOOTSTRAP) {
+		finish_action(a, false, "PostgreSQL exited while starting");
+	}
+}
+
+/* primary_conninfo and the clone source: the target member's conn_url. */
+static bool source_conninfo(const struct agent *a, const struct dcs_cluster *cluster,
+			    const char *target, char *buf, size_t size)
+{
+	const char *url = NULL;
+	char host[256], port[16];
+
+	for (size_t i = 0; target && i < cluster->member_count; i++)
+		if (strcmp(cluster->members[i].name, target) == 0 && cluster->members[i].valid)
+			url = cluster->members[i].status.conn_url;
+	if (!url || sscanf(url, "postgres://%255[^:/]:%15[0-9]", host, port) != 2)
+		return false;
+	return pg_conninfo_build(buf, size, "host", host, "port", port, "user",
+				 replication_user(a), "passfile", a->passfile, "application_name",
+				 a->config->name, (const char *) NULL);
+}
+
+static bool write_configuration(struct agent *a, const char *primary_conninfo, bool standby)
+{
+	char err[PG_CONF_ERR_MAX];
+	struct pg_conf_settings settings = {
+		.data_dir = a->pg.data_dir,
+		.listen_addresses = a->listen_host,
+		.port = a->port,
+		.socket_dir = a->runtime_dir,
+		.cluster_name = a->config->scope,
+		.cluster_parameters = a->config->dcs.parameters,
+		.local_parameters = a->config->postgresql.parameters,
+		.primary_conninfo = primary_conninfo,
+		.hba_lines = (const char *const *) a->config->postgresql.pg_hba,
+		.hba_line_count = a->config->postgresql.n_pg_hba,
+		.superuser = superuser(a),
+		.replication_user = replication_user(a),
+	};
+	if (!pg_conf_write_postgresql(&settings, err, sizeof(err)) ||
+	    !pg_conf_write_hba(&settings, err, sizeof(err)) ||
+	    !pg_conf_set_standby(a->pg.data_dir, standby, err, sizeof(err))) {
+		log_error("pg.configuration_failed", LF_STR("reason", err));
+		return false;
+	}
+	return true;
+}
+
+static bool start_postmaster(struct agent *a)
+{
+	char **argv = pg_postmaster_argv(&a->pg);
+	struct pg_process_options options = { .tool = "postgres", .argv = argv };
+
+	a->postmaster = argv ? pg_process_start(a->base, &options, postmaster_done, a) : NULL;
+	pg_argv_free(argv);
+	if (!a->postmaster)
+		return false;
+	agent_set_pg_state(a, HA_PG_STARTING);
+	pg_monitor_wake(a->monitor);
+	return true;
+}
+
+static void start(struct agent *a, const struct ha_decision *d, const struct dcs_cluster *cluster)
+{
+	char conninfo[1024];
+	bool replica = d->action == HA_START_REPLICA;
+
+	if (replica && d->target && !source_conninfo(a, cluster, d->target, conninfo, sizeof(conninfo))) {
+		finish_action(a, false, "cannot build a connection to the leader from its conn_url");
+		return;
+	}
+	snprintf(a->following, sizeof(a->following), "%s", replica && d->target ? d->target : "");
+	if (!write_configuration(a, replica && d->target ? conninfo : NULL, replica) ||
+	    !start_postmaster(a))
+		finish_action(a, false, "cannot start PostgreSQL");
+}
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+static bool run_job(struct agent *a, const char *tool, char **argv, int deadline_ms,
+		    pg_process_done_fn done)
+{
+	char passfile_env[sizeof(a->passfile) + 16];
+	snprintf(passfile_env, sizeof(passfile_env), "PGPASSFILE=%s", a->passfile);
+	const char *env[] = { passfile_env, PG_TOOLS_C_LOCALE, NULL };
+	struct pg_process_options options = { .tool = tool, .argv = argv, .env = env,
+					      .deadline_ms = deadline_ms };
+
+	a->job = argv ? pg_process_start(a->base, &options, done, a) : NULL;
+	pg_argv_free(argv);
+	return a->job != NULL;
+}
+
+/* psql for the few statements the agent runs: no password on the command
+ * line, the socket is private and trusted. */
+static char **psql_argv(const struct agent *a, const char *file_or_command, bool is_file)
+{
+	char path[AGENT_PATH_MAX + 16], port[16];
+	snprintf(path, sizeof(path), "%s/psql", a->pg.bin_dir);
+	snprintf(port, sizeof(port), "%d", a->port);
+	const char *args[] = { path, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", a->runtime_dir, "-p",
+			       port, "-U", superuser(a), "-d", "postgres",
+			       is_file ? "-f" : "-c", file_or_command, NULL };
+	size_t n = sizeof(args) / sizeof(args[0]);
+	char **argv = calloc(n, sizeof(*argv));
+	for (size_t i = 0; argv && i + 1 < n; i++)
+		if ((argv[i] = strdup(args[i])) == NULL) {
+			pg_argv_free(argv);
+			return NULL;
+		}
+	return argv;
+}
+
+static void clone_done(void *arg, const struct pg_process_result *result)
+{
+	struct agent *a = arg;
+	a->job = NULL;
+	if (result->exit_code != 0) {
+		finish_action(a, false, "pg_basebackup failed");
+		return;
+	}
+	log_info("pg.cloned", LF_STR("data_dir", a->pg.data_dir));
+	a->was_primary = false;
+	/* Unknown until pg_controldata has looked: the policy waits meanwhile
+	 * instead of cloning again into a full directory. */
+	agent_set_pg_state(a, HA_PG_UNKNOWN);
+	actions_inspect_data_dir(a);
+	finish_action(a, true, "cloned");
+}
+
+static void clone_from(struct agent *a, const struct ha_decision *d, const struct dcs_cluster *cluster)
+{
+	char conninfo[1024];
+	if (!source_conninfo(a, cluster, d->target, conninfo, sizeof(conninfo))) {
+		finish_action(a, false, "cannot build a connection to the leader from its conn_url");
+		return;
+	}
+	struct pg_basebackup_options options = { .source_conninfo = conninfo };
+	if (!run_job(a, "pg_basebackup", pg_basebackup_argv(&a->pg, &options), CLONE_DEADLINE_MS,
+		     clone_done))
+		finish_action(a, false, "cannot start pg_basebackup");
+}
+
+static void checkpoint_done(void *arg, const struct pg_process_result *result)
+{
+	struct agent *a = arg;
+	a->job = NULL;
+	/* pg_rewind on a former primary needs the new timeline in pg_control. */
+	if (result->exit_code != 0)
+		log_warning("pg.checkpoint_failed", LF_INT("exit_code", result->exit_code));
+	finish_action(a, true, "promoted");
+}
+
+static void promote_done(void *arg, const struct pg_process_result *result)
+{
+	struct agent *a = arg;
+	a->job = NULL;
+	if (result->exit_code != 0) {
+		finish_action(a, false, "pg_ctl promote failed");
+		return;
+	}
+	log_info("pg.promoted", LF_STR("data_dir", a->pg.data_dir));
+	snprintf(a->following, sizeof(a->following), "%s", "");
+	(void) pg_conf_set_standby(a->pg.data_dir, false, (char[PG_CONF_ERR_MAX]){ 0 },
+				   PG_CONF_ERR_MAX);
+	pg_monitor_refresh(a->monitor);
+	if (!run_job(a, "psql", psql_argv(a, "CHECKPOINT", false), PSQL_DEADLINE_MS, checkpoint_done))
+		finish_action(a, true, "promoted, no checkpoint");
+}
+
+static void promote(struct agent *a)
+{
+	if (!run_job(a, "pg_ctl", pg_ctl_promote_argv(&a->pg, PROMOTE_DEADLINE_S),
+		     (PROMOTE_DEADLINE_S + 5) * 1000, promote_done))
+		finish_action(a, false, "cannot start pg_ctl promote");
+}
+
+/* Stop at once: a primary without the lock must stop accepting writes
+ * before anyone else can be promoted.  SIGQUIT is PostgreSQL's immediate
+ * shutdown. */
+static void demote(struct agent *a)
+{
+	if (a->job)
+		pg_process_cancel(a->job);
+	if (!a->postmaster || !pg_process_signal(a->postmaster, SIGQUIT)) {
+		if (dcs_holds_lock(a->dcs))
+			dcs_release_leadership(a->dcs);
+		finish_action(a, true, "PostgreSQL is not running");
+		return;
+	}
+	a->stopping = true;
+	agent_set_pg_state(a, HA_PG_STOPPING);
+}
+
+static void follow(struct agent *a, const struct ha_decision *d, const struct dcs_cluster *cluster)
+{
+	char conninfo[1024];
+	if (!source_conninfo(a, cluster, d->target, conninfo, sizeof(conninfo))) {
+		finish_action(a, false, "cannot build a connection to the leader from its conn_url");
+		return;
+	}
+	/* primary_conninfo is reloadable since PostgreSQL 13. */
+	if (!write_configuration(a, conninfo, true) || !a->postmaster ||
+	    !pg_process_signal(a->postmaster, SIGHUP)) {
+		finish_action(a, false, "cannot re-point the replica");
+		return;
+	}
+	snprintf(a->following, sizeof(a->following), "%s", d->target);
+	log_info("pg.following", LF_STR("leader", d->target));
+	finish_action(a, true, "following");
+}
+
+/* ---- bootstrap --------------------------------------------------------------- */
+
+static void bootstrap_failed(struct agent *a, const char *why)
+{
+	char aside[AGENT_PATH_MAX + 64];
+
+	log_error("pg.bootstrap_failed", LF_STR("reason", why));
+	if (a->postmaster) {
+		a->stopping = true;
+		pg_process_signal(a->postmaster, SIGQUIT);
+	}
+	dcs_cancel_initialize(a->dcs, NULL, NULL);
+	/* Keep the failed attempt for a look instead of deleting it. */
+	snprintf(aside, sizeof(aside), "%s.failed-%lld", a->pg.data_dir, (long long) time(NULL));
+	if (rename(a->pg.data_dir, aside) == 0)
+		log_info("pg.data_dir_moved_aside", LF_STR("path", aside));
+	a->bootstrap = BOOTSTRAP_NONE;
+	finish_action(a, false, why);
+	if (!a->postmaster)
+		agent_set_pg_state(a, HA_PG_NO_DATA);
+}
+
+static void roles_done(void *arg, const struct pg_process_result *result)
+{
+	struct agent *a = arg;
+	char path[AGENT_PATH_MAX + 32];
+	char config[512];
+
+	a->job = NULL;
+	snprintf(path, sizeof(path), "%s/bootstrap.sql", a->runtime_dir);
+	unlink(path);
+	if (result->exit_code != 0) {
+		bootstrap_failed(a, "creating the replication role failed");
+		return;
+	}
+	a->bootstrap = BOOTSTRAP_PUBLISHING;
+	dcs_set_initialize(a->dcs, a->system_identifier, NULL, NULL);
+	snprintf(config, sizeof(config),
+		 "{\"ttl\":%d,\"loop_wait\":%d,\"retry_timeout\":%d,\"maximum_lag_on_failover\":%lld,"
+		 "\"postgresql\":{\"use_pg_rewind\":%s}}",
+		 a->config->dcs.ttl, a->config->dcs.loop_wait, a->config->dcs.retry_timeout,
+		 a->config->dcs.maximum_lag_on_failover, a->config->dcs.use_pg_rewind ? "true" : "false");
+	dcs_create_if_absent(a->dcs, ZNODE_CONFIG, config, NULL, NULL);
+	dcs_take_lock_now(a->dcs);
+}
+
+static bool sql_literal(const char *text, char *buf, size_t size)
+{
+	size_t used = 0;
+	if (size < 3)
+		return false;
+	buf[used++] = '\'';
+	for (; *text; text++) {
+		if (used + 3 >= size)
+			return false;
+		if (*text == '\'')
+			buf[used++] = '\'';
+		buf[used++] = *text;
+	}
+	buf[used++] = '\'';
+	buf[used] = '\0';
+	return true;
+}
+
+static void create_roles(struct agent *a)
+{
+	char path[AGENT_PATH_MAX + 32];
+	char sql[2048], password[1024], err[PG_CONF_ERR_MAX];
+	const char *secret = a->config->postgresql.replication.password;
+
+	/* The password travels in a private file, never on a command line. */
+	if (!sql_literal(secret ? secret : "", password, sizeof(password))) {
+		bootstrap_failed(a, "the replication password is too long");
+		return;
+	}
+	snprintf(sql, sizeof(sql), "CREATE ROLE \"%s\" WITH LOGIN REPLICATION PASSWORD %s;\n",
+		 replication_user(a), secret ? password : "NULL");
+	snprintf(path, sizeof(path), "%s/bootstrap.sql", a->runtime_dir);
+	if (!pg_conf_write_file(path, sql, 0600, err, sizeof(err)) ||
+	    !run_job(a, "psql", psql_argv(a, path, true), PSQL_DEADLINE_MS, roles_done)) {
+		unlink(path);
+		bootstrap_failed(a, "cannot run psql to create the replication role");
+		return;
+	}
+	a->bootstrap = BOOTSTRAP_ROLES;
+}
+
+static void initdb_done(void *arg, const struct pg_process_result *result)
+{
+	struct agent *a = arg;
+	char path[AGENT_PATH_MAX + 32];
+
+	a->job = NULL;
+	snprintf(path, sizeof(path), "%s/pwfile", a->runtime_dir);
+	unlink(path);
+	if (result->exit_code != 0) {
+		bootstrap_failed(a, "initdb failed");
+		return;
+	}
+	if (!write_configuration(a, NULL, false) || !start_postmaster(a)) {
+		bootstrap_failed(a, "cannot start the new cluster");
+		return;
+	}
+	a->bootstrap = BOOTSTRAP_STARTING;
+}
+
+static void initialize_raced(void *arg, bool ok, bool already_exists)
+{
+	struct agent *a = arg;
+	char path[AGENT_PATH_MAX + 32], err[PG_CONF_ERR_MAX];
+	const char *password = a->config->postgresql.superuser.password;
+
+	if (a->action != HA_BOOTSTRAP)
+		return;
+	if (!ok) {
+		log_info("pg.bootstrap_lost", LF_BOOL("already_exists", already_exists));
+		a->bootstrap = BOOTSTRAP_NONE;
+		finish_action(a, true, "another member bootstraps");
+		return;
+	}
+	log_info("pg.bootstrap_won", LF_STR("data_dir", a->pg.data_dir));
+	snprintf(path, sizeof(path), "%s/pwfile", a->runtime_dir);
+	struct pg_initdb_options options = { .superuser = superuser(a) };
+	if (password) {
+		char line[1024];
+		snprintf(line, sizeof(line), "%s\n", password);
+		if (!pg_conf_write_file(path, line, 0600, err, sizeof(err))) {
+			bootstrap_failed(a, err);
+			return;
+		}
+		options.pwfile = path;
+	}
+	if (!run_job(a, "initdb", pg_initdb_argv(&a->pg, &options), INITDB_DEADLINE_MS, initdb_done)) {
+		bootstrap_failed(a, "cannot start initdb");
+		return;
+	}
+	a->bootstrap = BOOTSTRAP_INITDB;
+	agent_publish_status(a);
+}
+
+void actions_on_status(struct agent *a)
+{
+	if (a->action == HA_BOOTSTRAP && a->bootstrap == BOOTSTRAP_STARTING &&
+	    !a->last_status.in_recovery)
+		create_roles(a);
+	else if ((a->action == HA_START_PRIMARY || a->action == HA_START_REPLICA) &&
+		 a->pg_state == HA_PG_RUNNING)
+		finish_action(a, true, "started");
+}
+
+void actions_on_leadership(struct agent *a)
+{
+	if (a->action == HA_BOOTSTRAP && a->bootstrap == BOOTSTRAP_PUBLISHING &&
+	    dcs_is_leader(a->dcs)) {
+		log_info("pg.bootstrapped", LF_HEX("system_identifier", a->system_identifier));
+		a->bootstrap = BOOTSTRAP_NONE;
+		finish_action(a, true, "bootstrapped");
+	}
+}
+
+/* ---- dispatch ------------------------------------------------------------------ */
+
+void actions_execute(struct agent *a, const struct ha_decision *d, const struct dcs_cluster *cluster)
+{
+	a->action = d->action;
+	log_info("ha.action", LF_STR("action", ha_action_name(d->action)),
+		 LF_STR("target", d->target ? d->target : ""));
+	switch (d->action) {
+	case HA_BOOTSTRAP:
+		a->bootstrap = BOOTSTRAP_RACING;
+		dcs_race_initialize(a->dcs, initialize_raced, a);
+		break;
+	case HA_CLONE:
+		clone_from(a, d, cluster);
+		break;
+	case HA_START_PRIMARY:
+	case HA_START_REPLICA:
+		start(a, d, cluster);
+		break;
+	case HA_PROMOTE:
+		promote(a);
+		break;
+	case HA_DEMOTE:
+		demote(a);
+		break;
+	case HA_FOLLOW:
+		follow(a, d, cluster);
+		break;
+	case HA_RELEASE_LOCK:
+		dcs_release_leadership(a->dcs);
+		finish_action(a, true, "released");
+		break;
+	case HA_REFUSE_TO_START:
+		log_error("pg.refused", LF_STR("reason", d->reason));
+		dcs_set_candidate(a->dcs, false);
+		finish_action(a, true, "refused");
+		a->retry_after_ms = now_ms() + 60 * 1000;
+		break;
+	case HA_REWIND:
+	case HA_REINITIALIZE:
+		/* Not carried out yet: the member waits, saying why. */
+		log_warning("ha.action_unsupported", LF_STR("action", ha_action_name(d->action)),
+			    LF_STR("detail", "pg_rewind and re-cloning are not implemented yet"));
+		a->retry_after_ms = now_ms() + 10 * 1000;
+		a->action = HA_NOTHING;
+		break;
+	case HA_NOTHING:
+	case HA_WAIT:
+		a->action = HA_NOTHING;
+		break;
+	}
+}
+
+/* ---- setup and shutdown ----------------------------------------------------------- */
+
+bool actions_init(struct agent *a)
+{
+	struct pg_passfile_entry entries[2];
+	size_t count = 0;
+	char err[256];
+
+	if (mkdir(a->runtime_dir, 0700) != 0 && errno != EEXIST) {
+		log_error("agent.runtime_dir_failed", LF_STR("path", a->runtime_dir),
+			  LF_STR("error", strerror(errno)));
+		return false;
+	}
+	if (chmod(a->runtime_dir, 0700) != 0) {
+		log_error("agent.runtime_dir_failed", LF_STR("path", a->runtime_dir),
+			  LF_STR("error", strerror(errno)));
+		return false;
+	}
+	if (a->config->postgresql.replication.password)
+		entries[count++] = (struct pg_passfile_entry){
+			.user = replication_user(a),
+			.password = a->config->postgresql.replication.password,
+		};
+	if (a->config->postgresql.superuser.password)
+		entries[count++] = (struct pg_passfile_entry){
+			.user = superuser(a),
+			.password = a->config->postgresql.superuser.password,
+		};
+	if (!pg_passfile_write(a->passfile, entries, count, err, sizeof(err))) {
+		log_error("agent.passfile_failed", LF_STR("path", a->passfile), LF_STR("error", err));
+		return false;
+	}
+	return pg_process_init(a->base);
+}
+
+void actions_shutdown(struct agent *a)
+{
+	int64_t deadline = now_ms() + SHUTDOWN_WAIT_MS;
+
+	a->shutting_down = true;
+	if (a->job) {
+		pg_process_abandon(a->job);
+		a->job = NULL;
+	}
+	/* Fast shutdown (SIGINT), and run the loop until the postmaster's exit
+	 * is reported: the lock is released only after. */
+	if (a->postmaster && pg_process_signal(a->postmaster, SIGINT)) {
+		a->stopping = true;
+		log_info("pg.stopping", LF_STR("mode", "fast"));
+		while (a->postmaster && now_ms() < deadline)
+			event_base_loop(a->base, EVLOOP_ONCE);
+	}
+	if (a->postmaster) {
+		pg_process_abandon(a->postmaster);
+		a->postmaster = NULL;
+	}
+	pg_process_shutdown();
+}

@@ -1,0 +1,94 @@
+/*
+ * The agent's state, shared by agent.c (facts, decisions, member status)
+ * and actions.c (carrying out one decided action with pg/ and dcs/).
+ * Internal to agent/.
+ */
+#ifndef PGHERD_AGENT_INTERNAL_H
+#define PGHERD_AGENT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event_struct.h>
+
+#include "agent/config.h"
+#include "agent/ha.h"
+#include "dcs/dcs.h"
+#include "pg/monitor.h"
+#include "pg/process.h"
+#include "pg/tools.h"
+
+#define AGENT_PATH_MAX 1024
+
+/* Steps of a bootstrap, which spans several jobs and ZooKeeper writes. */
+enum bootstrap_step {
+	BOOTSTRAP_NONE,
+	BOOTSTRAP_RACING,	/* creating `initialize` */
+	BOOTSTRAP_INITDB,
+	BOOTSTRAP_STARTING,	/* postmaster started, waiting for the monitor */
+	BOOTSTRAP_ROLES,	/* creating the replication role */
+	BOOTSTRAP_PUBLISHING,	/* initialize, config, then the lock */
+};
+
+struct agent {
+	struct event_base *base;
+	struct pgherd_config *config;
+	struct dcs *dcs;
+	struct member_status status;	/* what members/<name> says about us */
+	bool manages_postgresql;	/* postgresql.data_dir is set */
+
+	/* Paths and settings derived from the configuration. */
+	char runtime_dir[AGENT_PATH_MAX];	/* socket, passfile: private to us */
+	char passfile[AGENT_PATH_MAX + 16];
+	char listen_host[256];
+	int port;
+	struct pg_settings pg;
+	struct pg_monitor *monitor;
+
+	/* What we know of our PostgreSQL (facts for the policy). */
+	enum ha_pg_state pg_state;
+	int64_t pg_state_since_ms;
+	bool was_primary;
+	bool has_system_identifier;
+	uint64_t system_identifier;
+	bool monitor_connected;
+	struct pg_monitor_status last_status;
+	char following[ZNODE_NAME_MAX + 1];	/* "" when none */
+	struct pg_process *postmaster;
+	bool stopping;			/* we asked the postmaster to stop */
+
+	/* The action being carried out. */
+	enum ha_action action;
+	struct pg_process *job;
+	enum bootstrap_step bootstrap;
+	int64_t retry_after_ms;		/* back off after a failed action */
+
+	bool shutting_down;		/* no more decisions: PostgreSQL is being stopped */
+
+	/* The loop. */
+	struct event evaluate_event;
+	struct event tick;
+	char last_decision[HA_REASON_MAX + 32];
+	int64_t status_written_lsn;
+};
+
+/* Ask for a new decision soon (coalesced to one per loop turn). */
+void agent_schedule_evaluation(struct agent *agent);
+void agent_set_pg_state(struct agent *agent, enum ha_pg_state state);
+/* Re-publish members/<name> from what we know now. */
+void agent_publish_status(struct agent *agent);
+
+/* actions.c */
+bool actions_init(struct agent *agent);
+void actions_shutdown(struct agent *agent);
+/* Carry out a decision; the action stays in agent->action until it is done. */
+void actions_execute(struct agent *agent, const struct ha_decision *decision,
+		     const struct dcs_cluster *cluster);
+/* A monitor report arrived; bootstrap waits for one. */
+void actions_on_status(struct agent *agent);
+/* The lock changed hands; bootstrap finishes when we hold it. */
+void actions_on_leadership(struct agent *agent);
+/* Look at the data directory (at start and after actions). */
+void actions_inspect_data_dir(struct agent *agent);
+
+#endif

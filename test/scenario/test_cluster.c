@@ -1,0 +1,263 @@
+/*
+ * Three agents and three real PostgreSQL servers: bootstrap, node loss and
+ * postmaster crash, checked through what clients see (which member accepts
+ * writes, and which rows it has).
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+#include <zookeeper/zookeeper.h>
+
+#include "test/harness/harness.h"
+#include "test/harness/zk_client.h"
+#include "test/scenario/agents.h"
+
+#define MEMBERS 3
+#define SESSION_TIMEOUT_S 3.0
+#define WAIT_MS 60000
+
+struct cluster {
+	struct harness_zk zk;
+	struct zk_client *client;
+	struct test_agent agent[MEMBERS];
+	char scope[32];
+	char base[64];
+};
+
+/* One statement on a member's PostgreSQL through its private socket (the
+ * test runs as root or as the service user, who may enter it).  Returns the
+ * first value of the first row in out, or false on any error. */
+static bool sql(const struct cluster *c, int member, const char *statement, char *out, size_t size)
+{
+	char conninfo[512];
+	PGconn *conn;
+	PGresult *result;
+	bool ok;
+
+	snprintf(conninfo, sizeof(conninfo),
+		 "host=%s/%s/node%d/data.pgherd port=%d user=postgres dbname=postgres "
+		 "connect_timeout=2",
+		 harness_run_dir(), c->scope, member + 1, c->agent[member].pg_port);
+	conn = PQconnectdb(conninfo);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		PQfinish(conn);
+		return false;
+	}
+	result = PQexec(conn, statement);
+	ok = PQresultStatus(result) == PGRES_TUPLES_OK || PQresultStatus(result) == PGRES_COMMAND_OK;
+	if (ok && out && size) {
+		out[0] = '\0';
+		if (PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) > 0)
+			snprintf(out, size, "%s", PQgetvalue(result, 0, 0));
+	}
+	PQclear(result);
+	PQfinish(conn);
+	return ok;
+}
+
+static int writable_member(const struct cluster *c, int skip)
+{
+	for (int i = 0; i < MEMBERS; i++) {
+		char value[16];
+		if (i != skip && c->agent[i].pid > 0 &&
+		    sql(c, i, "SELECT pg_is_in_recovery()::text", value, sizeof(value)) &&
+		    strcmp(value, "false") == 0 &&
+		    sql(c, i, "INSERT INTO probe VALUES (0)", NULL, 0))
+			return i;
+	}
+	return -1;
+}
+
+static int streaming_replicas(const struct cluster *c, int primary)
+{
+	char value[16];
+	if (!sql(c, primary, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
+		 value, sizeof(value)))
+		return -1;
+	return atoi(value);	/* NOLINT: a count PostgreSQL printed */
+}
+
+/* Bootstrap a cluster and return the primary, with both replicas streaming
+ * and a table `probe` written and replicated. */
+static int cluster_start(struct cluster *c, const char *scope)
+{
+	struct test_agent_options options = { .scope = scope, .session_timeout = SESSION_TIMEOUT_S,
+					      .manage_postgresql = true };
+	int64_t started = harness_now_ms();
+	int primary = -1;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->scope, sizeof(c->scope), "%s", scope);
+	snprintf(c->base, sizeof(c->base), "/service/%s", scope);
+	assert_true(harness_zk_start(1, &c->zk));
+	assert_int_equal(zk_client_connect(c->zk.connect_string, 10000, 5000, &c->client), ZOK);
+	for (int i = 0; i < MEMBERS; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "node%d", i + 1);
+		assert_true(test_agent_start(&c->agent[i], name, &c->zk, &options));
+	}
+	while (harness_now_ms() - started < WAIT_MS) {
+		primary = test_leader_index(c->client, c->base, c->agent, MEMBERS);
+		if (primary >= 0 && streaming_replicas(c, primary) == MEMBERS - 1)
+			break;
+		harness_sleep_ms(50);
+	}
+	assert_true(primary >= 0);
+	if (streaming_replicas(c, primary) != MEMBERS - 1)
+		fail_msg("replicas not streaming %lld ms after start",
+			 (long long) (harness_now_ms() - started));
+	printf("     primary node%d, %d replicas streaming %lld ms after start\n", primary + 1,
+	       MEMBERS - 1, (long long) (harness_now_ms() - started));
+	assert_true(sql(c, primary, "CREATE TABLE probe (id bigint)", NULL, 0));
+	return primary;
+}
+
+/* Rows written on the primary have reached every replica's replay. */
+static void wait_replicated(const struct cluster *c, int primary)
+{
+	char lsn[64];
+	assert_true(sql(c, primary, "SELECT pg_current_wal_flush_lsn()::text", lsn, sizeof(lsn)));
+	for (int i = 0; i < MEMBERS; i++) {
+		char query[160], done[16] = "";
+		if (i == primary)
+			continue;
+		snprintf(query, sizeof(query), "SELECT (pg_last_wal_replay_lsn() >= '%s')::text", lsn);
+		for (int tries = 0; tries < 400 && strcmp(done, "true") != 0; tries++) {
+			(void) sql(c, i, query, done, sizeof(done));
+			harness_sleep_ms(10);
+		}
+		if (strcmp(done, "true") != 0)
+			fail_msg("node%d did not replay up to %s", i + 1, lsn);
+	}
+}
+
+static pid_t postmaster_pid(const struct cluster *c, int member)
+{
+	char path[512];
+	long pid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/node%d/data/postmaster.pid", harness_run_dir(), c->scope,
+		 member + 1);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	return (pid_t) pid;
+}
+
+static void test_bootstrap_three_empty_directories(void **state)
+{
+	(void) state;
+	struct cluster c;
+	char value[64];
+	int primary = cluster_start(&c, "bootstrap");
+
+	assert_true(sql(&c, primary, "INSERT INTO probe SELECT generate_series(1, 100)", NULL, 0));
+	wait_replicated(&c, primary);
+	for (int i = 0; i < MEMBERS; i++) {
+		assert_true(sql(&c, i, "SELECT count(*) FROM probe", value, sizeof(value)));
+		assert_string_equal(value, "100");
+		assert_true(sql(&c, i, "SELECT pg_is_in_recovery()::text", value, sizeof(value)));
+		assert_string_equal(value, i == primary ? "false" : "true");
+	}
+	/* Every member has the same system identifier, recorded in initialize. */
+	char initialize[64];
+	char path[128];
+	snprintf(path, sizeof(path), "%s/initialize", c.base);
+	assert_int_equal(zk_client_get(c.client, path, initialize, sizeof(initialize), NULL), ZOK);
+	for (int i = 0; i < MEMBERS; i++) {
+		assert_true(sql(&c, i, "SELECT system_identifier::text FROM pg_control_system()", value,
+				sizeof(value)));
+		assert_string_equal(value, initialize);
+	}
+	/* The replicas use the replication role, not the superuser. */
+	assert_true(sql(&c, primary,
+			"SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_replication", value,
+			sizeof(value)));
+	assert_string_equal(value, "replicator");
+}
+
+static void test_node_loss_fails_over_without_losing_replicated_rows(void **state)
+{
+	(void) state;
+	struct cluster c;
+	char value[64];
+	int primary = cluster_start(&c, "nodeloss");
+	int next = -1;
+
+	assert_true(sql(&c, primary, "INSERT INTO probe SELECT generate_series(1, 1000)", NULL, 0));
+	wait_replicated(&c, primary);
+	pid_t postmaster = postmaster_pid(&c, primary);
+	assert_true(postmaster > 0);
+
+	int64_t killed_at = harness_now_ms();
+	assert_int_equal(harness_kill(c.agent[primary].pid), 9);
+	assert_int_equal(kill(postmaster, SIGKILL), 0);
+	c.agent[primary].pid = 0;
+	while (next < 0 && harness_now_ms() - killed_at < WAIT_MS) {
+		next = writable_member(&c, primary);
+		if (next < 0)
+			harness_sleep_ms(20);
+	}
+	int64_t failover_ms = harness_now_ms() - killed_at;
+	printf("     node%d accepted a write %lld ms after the primary's node died (session %.0f ms)\n",
+	       next + 1, (long long) failover_ms, SESSION_TIMEOUT_S * 1000);
+	assert_true(next >= 0);
+	if (failover_ms > (int64_t) (SESSION_TIMEOUT_S * 1000) + 1000)
+		fail_msg("failover took %lld ms; expected within the session timeout plus 1 s",
+			 (long long) failover_ms);
+	assert_true(sql(&c, next, "SELECT count(*) FROM probe WHERE id > 0", value, sizeof(value)));
+	assert_string_equal(value, "1000");
+}
+
+static void test_postmaster_crash_restarts_in_place(void **state)
+{
+	(void) state;
+	struct cluster c;
+	int primary = cluster_start(&c, "crash");
+	int writable = -1;
+
+	pid_t postmaster = postmaster_pid(&c, primary);
+	assert_true(postmaster > 0);
+	int64_t killed_at = harness_now_ms();
+	assert_int_equal(kill(postmaster, SIGKILL), 0);
+	harness_sleep_ms(50);
+	while (writable < 0 && harness_now_ms() - killed_at < WAIT_MS) {
+		writable = writable_member(&c, -1);
+		if (writable < 0)
+			harness_sleep_ms(20);
+	}
+	int64_t back_ms = harness_now_ms() - killed_at;
+	printf("     writable again on node%d %lld ms after the postmaster was killed\n", writable + 1,
+	       (long long) back_ms);
+	assert_int_equal(writable, primary);
+	if (back_ms > 3000)
+		fail_msg("writable again after %lld ms; expected within 3 s", (long long) back_ms);
+	assert_true(test_agent_wait(&c.agent[primary], "pg.crashed", 0, 1000, NULL));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_bootstrap_three_empty_directories,
+						harness_test_setup, harness_test_teardown),
+		cmocka_unit_test_setup_teardown(test_node_loss_fails_over_without_losing_replicated_rows,
+						harness_test_setup, harness_test_teardown),
+		cmocka_unit_test_setup_teardown(test_postmaster_crash_restarts_in_place,
+						harness_test_setup, harness_test_teardown),
+	};
+	test_sanitizer_setup();
+	int failures = cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
+	return failures + test_sanitizer_reports();
+}
