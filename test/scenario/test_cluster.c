@@ -86,8 +86,9 @@ static int streaming_replicas(const struct cluster *c, int primary)
 }
 
 /* Bootstrap a cluster and return the primary, with both replicas streaming
- * and a table `probe` written and replicated. */
-static int cluster_start(struct cluster *c, const char *scope)
+ * and a table `probe` written and replicated.  extra_yaml[i] is appended to
+ * member i's configuration (NULL for none). */
+static int cluster_start_with(struct cluster *c, const char *scope, const char *const *extra_yaml)
 {
 	struct test_agent_options options = { .scope = scope, .session_timeout = SESSION_TIMEOUT_S,
 					      .manage_postgresql = true };
@@ -102,6 +103,7 @@ static int cluster_start(struct cluster *c, const char *scope)
 	for (int i = 0; i < MEMBERS; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "node%d", i + 1);
+		options.extra_yaml = extra_yaml ? extra_yaml[i] : NULL;
 		assert_true(test_agent_start(&c->agent[i], name, &c->zk, &options));
 	}
 	while (harness_now_ms() - started < WAIT_MS) {
@@ -118,6 +120,24 @@ static int cluster_start(struct cluster *c, const char *scope)
 	       MEMBERS - 1, (long long) (harness_now_ms() - started));
 	assert_true(sql(c, primary, "CREATE TABLE probe (id bigint)", NULL, 0));
 	return primary;
+}
+
+static int cluster_start(struct cluster *c, const char *scope)
+{
+	return cluster_start_with(c, scope, NULL);
+}
+
+/* Wait until a member other than `skip` accepts a write; its index. */
+static int wait_writable(const struct cluster *c, int skip, int64_t since, int64_t *elapsed_ms)
+{
+	int next = -1;
+	while (next < 0 && harness_now_ms() - since < WAIT_MS) {
+		next = writable_member(c, skip);
+		if (next < 0)
+			harness_sleep_ms(20);
+	}
+	*elapsed_ms = harness_now_ms() - since;
+	return next;
 }
 
 /* Rows written on the primary have reached every replica's replay. */
@@ -247,6 +267,94 @@ static void test_postmaster_crash_restarts_in_place(void **state)
 	assert_true(test_agent_wait(&c.agent[primary], "pg.crashed", 0, 1000, NULL));
 }
 
+static void test_sigterm_hands_the_primary_over(void **state)
+{
+	(void) state;
+	struct cluster c;
+	int64_t gap_ms;
+	int primary = cluster_start(&c, "sigterm");
+
+	wait_replicated(&c, primary);
+	int64_t stopped_at = harness_now_ms();
+	assert_true(harness_signal(c.agent[primary].pid, SIGTERM));
+	int next = wait_writable(&c, primary, stopped_at, &gap_ms);
+	printf("     writes resumed on node%d %lld ms after SIGTERM to the primary's agent\n",
+	       next + 1, (long long) gap_ms);
+	assert_true(next >= 0 && next != primary);
+	if (gap_ms > 2000)
+		fail_msg("writes resumed after %lld ms; expected within 2 s", (long long) gap_ms);
+	/* The agent stopped its PostgreSQL and exited cleanly. */
+	assert_int_equal(harness_stop(c.agent[primary].pid, 10000), 0);
+	c.agent[primary].pid = 0;
+	assert_true(test_agent_wait(&c.agent[primary], "agent.stopped", 0, 1000, NULL));
+}
+
+static void test_frozen_primary_agent_is_replaced_and_stops_writes(void **state)
+{
+	(void) state;
+	struct cluster c;
+	int64_t failover_ms;
+	int primary = cluster_start(&c, "frozenpg");
+
+	wait_replicated(&c, primary);
+	int64_t frozen_at = harness_now_ms();
+	assert_true(harness_freeze(c.agent[primary].pid));
+	/* Its PostgreSQL still runs: skip it when looking for the new primary. */
+	int next = wait_writable(&c, primary, frozen_at, &failover_ms);
+	printf("     node%d promoted %lld ms after the primary's agent froze\n", next + 1,
+	       (long long) failover_ms);
+	assert_true(next >= 0);
+	if (failover_ms > (int64_t) (SESSION_TIMEOUT_S * 1000) + 1000)
+		fail_msg("promotion took %lld ms; expected within the session timeout plus 1 s",
+			 (long long) failover_ms);
+
+	/* Resumed, the old primary must stop taking writes at once. */
+	assert_true(harness_resume(c.agent[primary].pid));
+	harness_sleep_ms(500);
+	for (int tries = 0; tries < 20; tries++) {
+		char value[16] = "";
+		bool read_only = sql(&c, primary, "SELECT pg_is_in_recovery()::text", value, sizeof(value)) &&
+				 strcmp(value, "true") == 0;
+		if (!read_only && sql(&c, primary, "INSERT INTO probe VALUES (-1)", NULL, 0))
+			fail_msg("the old primary accepted a write %d ms after its agent resumed",
+				 500 + tries * 100);
+		harness_sleep_ms(100);
+	}
+	assert_true(test_agent_wait(&c.agent[primary], "ha.decision", 0, 1000, NULL));
+	assert_true(harness_log_wait(c.agent[primary].log_path, "ha.action", "action", "demote", 0,
+				     1000, NULL, NULL));
+}
+
+static void test_nofailover_member_is_never_promoted(void **state)
+{
+	(void) state;
+	struct cluster c;
+	const char *const extra[MEMBERS] = { NULL, NULL, "tags: {nofailover: true}\n" };
+	int primary = cluster_start_with(&c, "nofailover", extra);
+	int other = -1;
+
+	/* node3 may not even bootstrap: the primary is one of the others. */
+	assert_true(primary != 2);
+	for (int i = 0; i < MEMBERS - 1; i++)
+		if (i != primary)
+			other = i;
+	wait_replicated(&c, primary);
+	/* Take both members that may lead away: node3 must stay a replica. */
+	pid_t postmasters[2] = { postmaster_pid(&c, primary), postmaster_pid(&c, other) };
+	assert_int_equal(harness_kill(c.agent[primary].pid), 9);
+	assert_int_equal(harness_kill(c.agent[other].pid), 9);
+	c.agent[primary].pid = c.agent[other].pid = 0;
+	kill(postmasters[0], SIGKILL);
+	kill(postmasters[1], SIGKILL);
+	harness_sleep_ms((int) (SESSION_TIMEOUT_S * 1000) + 3000);
+
+	char value[16];
+	assert_true(sql(&c, 2, "SELECT pg_is_in_recovery()::text", value, sizeof(value)));
+	assert_string_equal(value, "true");
+	assert_int_equal(test_agent_count(&c.agent[2], "leader.acquired"), 0);
+	assert_int_equal(test_agent_count(&c.agent[2], "election.candidate"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +363,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_node_loss_fails_over_without_losing_replicated_rows,
 						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_postmaster_crash_restarts_in_place,
+						harness_test_setup, harness_test_teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_hands_the_primary_over,
+						harness_test_setup, harness_test_teardown),
+		cmocka_unit_test_setup_teardown(test_frozen_primary_agent_is_replaced_and_stops_writes,
+						harness_test_setup, harness_test_teardown),
+		cmocka_unit_test_setup_teardown(test_nofailover_member_is_never_promoted,
 						harness_test_setup, harness_test_teardown),
 	};
 	test_sanitizer_setup();
