@@ -92,6 +92,7 @@ static void controldata_done(void *arg, const struct pg_process_result *result)
 			  control.state == PG_CLUSTER_IN_CRASH_RECOVERY ||
 			  control.state == PG_CLUSTER_SHUT_DOWN) &&
 			 !data_dir_has(a, "backup_label") && !data_dir_has(a, "standby.signal");
+	a->checkpoint_timeline = control.checkpoint_timeline;
 	log_info("pg.inspected", LF_STR("data_dir", a->pg.data_dir),
 		 LF_STR("state", pg_cluster_state_name(control.state)),
 		 LF_INT("timeline", control.checkpoint_timeline), LF_BOOL("was_primary", a->was_primary));
@@ -168,6 +169,8 @@ void actions_inspect_data_dir(struct agent *a)
 
 /* ---- the postmaster ------------------------------------------------------ */
 
+static void bootstrap_failed(struct agent *a, const char *why);
+
 static void postmaster_done(void *arg, const struct pg_process_result *result)
 {
 	struct agent *a = arg;
@@ -191,8 +194,11 @@ static void postmaster_done(void *arg, const struct pg_process_result *result)
 		if (dcs_holds_lock(a->dcs))
 			dcs_release_leadership(a->dcs);
 		finish_action(a, true, "stopped");
-	} else if (a->action == HA_START_PRIMARY || a->action == HA_START_REPLICA ||
-		   a->action == HA_BOOTSTRAP) {
+	} else if (a->action == HA_BOOTSTRAP && !asked) {
+		/* The new cluster cannot start (a pg_hba line PostgreSQL rejects,
+		 * say): give the bootstrap up so another member can try. */
+		bootstrap_failed(a, "PostgreSQL exited while starting the new cluster");
+	} else if (a->action == HA_START_PRIMARY || a->action == HA_START_REPLICA) {
 		finish_action(a, false, "PostgreSQL exited while starting");
 	}
 }
@@ -209,9 +215,11 @@ static bool source_conninfo(const struct agent *a, const struct dcs_cluster *clu
 			url = cluster->members[i].status.conn_url;
 	if (!url || sscanf(url, "postgres://%255[^:/]:%15[0-9]", host, port) != 2)
 		return false;
+	/* connect_timeout: a leader that accepts TCP but never answers (frozen)
+	 * must fail the clone, not hang it. */
 	return pg_conninfo_build(buf, size, "host", host, "port", port, "user",
 				 replication_user(a), "passfile", a->passfile, "application_name",
-				 a->config->name, (const char *) NULL);
+				 a->config->name, "connect_timeout", "5", (const char *) NULL);
 }
 
 static bool write_configuration(struct agent *a, const char *primary_conninfo, bool standby)
@@ -404,6 +412,123 @@ static void follow(struct agent *a, const struct ha_decision *d, const struct dc
 	finish_action(a, true, "following");
 }
 
+/* ---- rewind --------------------------------------------------------------------- */
+
+static void rewind_done(void *arg, const struct pg_process_result *result)
+{
+	struct agent *a = arg;
+	a->job = NULL;
+	if (result->exit_code != 0) {
+		/* Not retried: the policy re-clones when that is allowed. */
+		a->rewind_failed = true;
+		finish_action(a, false, "pg_rewind failed");
+		return;
+	}
+	log_info("pg.rewound", LF_STR("data_dir", a->pg.data_dir));
+	a->rewind_failed = false;
+	a->was_primary = false;
+	agent_set_pg_state(a, HA_PG_UNKNOWN);
+	actions_inspect_data_dir(a);
+	finish_action(a, true, "rewound");
+}
+
+static void run_rewind(struct agent *a)
+{
+	char host[256], port[16];
+	char conninfo[1024];
+	const char *url = a->rewind_source_url;
+
+	/* pg_rewind reads the leader over a normal connection as superuser. */
+	if (sscanf(url, "postgres://%255[^:/]:%15[0-9]", host, port) != 2 ||
+	    !pg_conninfo_build(conninfo, sizeof(conninfo), "host", host, "port", port, "user",
+			       superuser(a), "dbname", "postgres", "passfile", a->passfile,
+			       (const char *) NULL)) {
+		finish_action(a, false, "cannot build a connection to the leader from its conn_url");
+		return;
+	}
+	struct pg_rewind_options options = { .source_conninfo = conninfo };
+	if (!run_job(a, "pg_rewind", pg_rewind_argv(&a->pg, &options), CLONE_DEADLINE_MS, rewind_done))
+		finish_action(a, false, "cannot start pg_rewind");
+}
+
+static void crash_recovery_done(void *arg, const struct pg_process_result *result)
+{
+	struct agent *a = arg;
+	a->job = NULL;
+	if (result->exit_code != 0) {
+		finish_action(a, false, "crash recovery in single-user mode failed");
+		return;
+	}
+	run_rewind(a);
+}
+
+/*
+ * pg_rewind needs a cleanly shut down target; a crashed primary is brought
+ * there first by single-user mode, which runs crash recovery and exits at
+ * the end of its (empty) input.  On a clean data directory it does nothing.
+ */
+/*
+ * The leader can be a rewind source once it runs as a primary on a later
+ * timeline than ours and its post-promote checkpoint is done: before that,
+ * pg_rewind reads the old timeline in its pg_control and wrongly concludes
+ * that no rewind is needed.
+ */
+static const struct member_status *rewind_source_ready(const struct agent *a,
+							const struct dcs_cluster *cluster,
+							const char *target)
+{
+	for (size_t i = 0; target && i < cluster->member_count; i++) {
+		const struct dcs_member *m = &cluster->members[i];
+		if (strcmp(m->name, target) != 0 || !m->valid)
+			continue;
+		if (member_status_role(&m->status) != MEMBER_STATUS_ROLE_PRIMARY ||
+		    !m->status.has_timeline || m->status.timeline <= (int64_t) agent_local_timeline(a) ||
+		    (m->status.has_checkpoint_after_promote && !m->status.checkpoint_after_promote) ||
+		    !m->status.conn_url)
+			return NULL;
+		return &m->status;
+	}
+	return NULL;
+}
+
+static void rewind_from(struct agent *a, const struct ha_decision *d, const struct dcs_cluster *cluster)
+{
+	char path[AGENT_PATH_MAX + 16];
+	const struct member_status *source = rewind_source_ready(a, cluster, d->target);
+
+	if (!source) {
+		/* Not an error: asked again shortly, once the leader is ready. */
+		log_debug("pg.rewind_waiting", LF_STR("leader", d->target ? d->target : ""));
+		a->action = HA_NOTHING;
+		a->retry_after_ms = now_ms() + 200;
+		return;
+	}
+	if (snprintf(a->rewind_source_url, sizeof(a->rewind_source_url), "%s", source->conn_url) >=
+	    (int) sizeof(a->rewind_source_url)) {
+		finish_action(a, false, "the leader publishes no usable conn_url");
+		return;
+	}
+	if (a->postmaster) {
+		/* Running: stop it first; the policy asks again once stopped. */
+		a->stopping = true;
+		pg_process_signal(a->postmaster, SIGINT);
+		agent_set_pg_state(a, HA_PG_STOPPING);
+		finish_action(a, true, "stopping before the rewind");
+		return;
+	}
+	(void) pg_conf_set_standby(a->pg.data_dir, false, (char[PG_CONF_ERR_MAX]){ 0 }, PG_CONF_ERR_MAX);
+	snprintf(path, sizeof(path), "%s/postgres", a->pg.bin_dir);
+	const char *args[] = { path, "--single", "-D", a->pg.data_dir, "postgres", NULL };
+	char **argv = calloc(sizeof(args) / sizeof(args[0]), sizeof(*argv));
+	for (size_t i = 0; argv && args[i]; i++)
+		if ((argv[i] = strdup(args[i])) == NULL) {
+			pg_argv_free(argv);
+			argv = NULL;
+		}
+	if (!run_job(a, "postgres", argv, CLONE_DEADLINE_MS, crash_recovery_done))
+		finish_action(a, false, "cannot start crash recovery");
+}
+
 /* ---- bootstrap --------------------------------------------------------------- */
 
 static void bootstrap_failed(struct agent *a, const char *why)
@@ -571,6 +696,7 @@ void actions_execute(struct agent *a, const struct ha_decision *d, const struct 
 	a->action = d->action;
 	log_info("ha.action", LF_STR("action", ha_action_name(d->action)),
 		 LF_STR("target", d->target ? d->target : ""));
+	agent_publish_status(a);	/* "creating replica", "initializing new cluster" */
 	switch (d->action) {
 	case HA_BOOTSTRAP:
 		a->bootstrap = BOOTSTRAP_RACING;
@@ -603,10 +729,12 @@ void actions_execute(struct agent *a, const struct ha_decision *d, const struct 
 		a->retry_after_ms = now_ms() + 60 * 1000;
 		break;
 	case HA_REWIND:
+		rewind_from(a, d, cluster);
+		break;
 	case HA_REINITIALIZE:
 		/* Not carried out yet: the member waits, saying why. */
 		log_warning("ha.action_unsupported", LF_STR("action", ha_action_name(d->action)),
-			    LF_STR("detail", "pg_rewind and re-cloning are not implemented yet"));
+			    LF_STR("detail", "re-cloning over an existing data directory is not implemented yet"));
 		a->retry_after_ms = now_ms() + 10 * 1000;
 		a->action = HA_NOTHING;
 		break;

@@ -39,6 +39,24 @@ static struct ha_self self_of(const struct agent *a)
 
 /* ---- facts ------------------------------------------------------------ */
 
+uint32_t agent_local_timeline(const struct agent *a)
+{
+	if (a->pg_state == HA_PG_RUNNING && a->monitor_connected && a->last_status.timeline)
+		return a->last_status.timeline;
+	return a->checkpoint_timeline ? a->checkpoint_timeline : a->last_status.timeline;
+}
+
+/*
+ * A former primary joining another leader may hold WAL that leader never
+ * had.  It always goes through pg_rewind, which costs almost nothing when
+ * nothing diverged; actions.c waits until the leader is ready to be a
+ * rewind source (see rewind_source_ready()).
+ */
+static bool diverged_from_leader(const struct agent *a, const struct dcs_cluster *cluster)
+{
+	return a->was_primary && cluster->leader && strcmp(cluster->leader, a->config->name) != 0;
+}
+
 static const struct znode_config *cluster_config(const struct dcs_cluster *cluster)
 {
 	return cluster->config;
@@ -97,9 +115,14 @@ static void gather_facts(const struct agent *a, const struct dcs_cluster *cluste
 	f->action_in_progress = a->action;
 	f->holds_lock = dcs_is_leader(a->dcs);
 	f->lock_fenced = dcs_holds_lock(a->dcs) && !f->holds_lock;
+	/* initdb always enables data checksums, which pg_rewind needs. */
 	f->rewind_possible = a->config->dcs.use_pg_rewind ||
 			     (dynamic && dynamic->use_pg_rewind);
-	f->dcs_connected = cluster->connected;
+	f->diverged = a->manages_postgresql && diverged_from_leader(a, cluster);
+	f->rewind_failed = a->rewind_failed;
+	/* A half-read view looks like a cluster without a leader: the policy
+	 * must not act on it. */
+	f->dcs_connected = cluster->loaded;
 	f->leader = cluster->leader;
 	f->initialize_present = cluster->initialize_present;
 	f->initialize_in_progress = cluster->initialize && cluster->initialize[0] == '\0';
@@ -220,6 +243,10 @@ void agent_publish_status(struct agent *a)
 		a->status.xlog_location = running ? (int64_t) a->last_status.wal_position : 0;
 		a->status.has_timeline = running && a->last_status.timeline > 0;
 		a->status.timeline = a->last_status.timeline;
+		/* Patroni's flag: until the checkpoint after a promotion, pg_rewind
+		 * against this member would see the old timeline in pg_control. */
+		a->status.has_checkpoint_after_promote = a->action == HA_PROMOTE;
+		a->status.checkpoint_after_promote = false;
 		znode_set_string(&a->status.replication_state,
 				 running && a->last_status.in_recovery
 					 ? pg_replication_state_name(a->last_status.replication_state)
@@ -301,7 +328,10 @@ static void on_pg_status(void *arg, const struct pg_monitor_status *status)
 	a->monitor_connected = true;
 	a->has_system_identifier = true;
 	a->system_identifier = status->system_identifier;
-	a->was_primary = !status->in_recovery;
+	/* A former primary stays one until a rewind or a clone replaces its
+	 * data: starting it read-only does not make its WAL the leader's. */
+	if (!status->in_recovery)
+		a->was_primary = true;
 	if (a->pg_state != HA_PG_RUNNING)
 		agent_set_pg_state(a, HA_PG_RUNNING);
 	agent_publish_status(a);

@@ -51,6 +51,8 @@ struct agent {
 	bool was_primary;
 	bool has_system_identifier;
 	uint64_t system_identifier;
+	uint32_t checkpoint_timeline;	/* pg_controldata's, 0 when not inspected */
+	bool rewind_failed;		/* the last pg_rewind failed */
 	bool monitor_connected;
 	struct pg_monitor_status last_status;
 	char following[ZNODE_NAME_MAX + 1];	/* "" when none */
@@ -62,6 +64,7 @@ struct agent {
 	struct pg_process *job;
 	enum bootstrap_step bootstrap;
 	int64_t retry_after_ms;		/* back off after a failed action */
+	char rewind_source_url[512];	/* the leader's conn_url, for pg_rewind */
 
 	bool shutting_down;		/* no more decisions: PostgreSQL is being stopped */
 
@@ -88,6 +91,8 @@ void actions_execute(struct agent *agent, const struct ha_decision *decision,
 void actions_on_status(struct agent *agent);
 /* The lock changed hands; bootstrap finishes when we hold it. */
 void actions_on_leadership(struct agent *agent);
+/* Our timeline, from the running server or the last inspection. */
+uint32_t agent_local_timeline(const struct agent *agent);
 /* Look at the data directory (at start and after actions). */
 void actions_inspect_data_dir(struct agent *agent);
 

@@ -64,6 +64,11 @@ struct cluster_cache {
 	size_t node_count;
 	size_t node_capacity;
 
+	bool listed_base;		/* first listings of this session done */
+	bool listed_members;
+	bool loaded;			/* the first complete read of this session is done */
+	int pending_reads;		/* reads of this session not answered yet */
+
 	struct dcs_member *view_members;	/* rebuilt by cluster_cache_fill */
 	size_t view_member_count;
 };
@@ -205,8 +210,15 @@ static void node_read_done(int rc, const char *value, int length, const struct S
 	struct cached_node *n;
 	char reason[512];
 
-	if (!zk_request_current(r, rc) || (n = find_node(c, r->path)) == NULL) {
+	if (!zk_request_current(r, rc)) {
 		zk_request_free(r);
+		return;
+	}
+	if (c->pending_reads > 0)
+		c->pending_reads--;
+	if ((n = find_node(c, r->path)) == NULL) {
+		zk_request_free(r);
+		notify(c);
 		return;
 	}
 	zk_request_free(r);
@@ -251,6 +263,7 @@ static void read_node(struct cluster_cache *c, const char *path)
 		zk_request_free(r);
 		return;
 	}
+	c->pending_reads++;
 	zk_session_flush(c->session);
 }
 
@@ -302,6 +315,10 @@ static void children_done(int rc, const struct String_vector *children, const vo
 		return;
 	}
 	zk_request_free(r);
+	if (members)
+		c->listed_members = true;
+	else
+		c->listed_base = true;
 	untrack_missing(c, members, children);
 	for (int i = 0; i < children->count; i++) {
 		const char *child = children->data[i];
@@ -382,6 +399,10 @@ void cluster_cache_reload(struct cluster_cache *c)
 	for (size_t i = 0; i < c->node_count; i++)
 		clear_node(&c->nodes[i]);
 	c->node_count = 0;
+	c->listed_base = false;
+	c->listed_members = false;
+	c->loaded = false;
+	c->pending_reads = 0;
 	list_children(c, c->base_path);
 	list_children(c, c->members_path);
 	notify(c);
@@ -404,6 +425,16 @@ bool cluster_cache_watch(struct cluster_cache *c, int type, const char *path)
 		return true;
 	}
 	return false;
+}
+
+bool cluster_cache_loaded(const struct cluster_cache *c)
+{
+	/* Sticky for the session: later reads refresh a complete view. */
+	struct cluster_cache *cache = (struct cluster_cache *) c;
+	if (!cache->loaded && cache->listed_base && cache->listed_members &&
+	    cache->pending_reads == 0)
+		cache->loaded = true;
+	return cache->loaded;
 }
 
 static int compare_members(const void *a, const void *b)

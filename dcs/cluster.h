@@ -30,6 +30,10 @@ void cluster_cache_reload(struct cluster_cache *cache);
 /* A watch fired; true if the path was one of ours. */
 bool cluster_cache_watch(struct cluster_cache *cache, int type, const char *path);
 
+/* Both folders are listed and every read they started has answered, in
+ * this session: the view is complete, not half-loaded. */
+bool cluster_cache_loaded(const struct cluster_cache *cache);
+
 /* Fill the parts of the view the cache owns (members, initialize, config).
  * Pointers stay valid until the next change notification. */
 void cluster_cache_fill(const struct cluster_cache *cache, struct dcs_cluster *view);

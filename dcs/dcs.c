@@ -598,6 +598,8 @@ const struct dcs_cluster *dcs_cluster(const struct dcs *dcs)
 	d->view.leader = election_leader_name(d->election);
 	d->view.election_position = election_position(d->election);
 	cluster_cache_fill(d->cache, &d->view);
+	d->view.loaded = d->view.connected && election_leader_known(d->election) &&
+			 cluster_cache_loaded(d->cache);
 	return &d->view;
 }
 

@@ -35,6 +35,9 @@ struct dcs_member {
 /* What the agent knows of the cluster: a cache kept current by watches. */
 struct dcs_cluster {
 	bool connected;
+	/* Connected and the whole view read in this session (leader znode,
+	 * folders, their contents): decisions wait for it. */
+	bool loaded;
 	int64_t session_id;
 	int session_timeout_ms;
 	const char *leader;		/* member name in `leader`, NULL if none */

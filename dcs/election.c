@@ -866,6 +866,11 @@ bool election_is_leader(const struct election *e)
 	return e->leading && e->holds_lock && lease_valid(e);
 }
 
+bool election_leader_known(const struct election *e)
+{
+	return e->leader_known;
+}
+
 bool election_holds_lock(const struct election *e)
 {
 	return e->holds_lock;

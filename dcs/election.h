@@ -54,6 +54,8 @@ bool election_is_leader(const struct election *election);
 /* The leader znode is ours, owned by this session, lease or not (with
  * election_is_leader() false: fenced). */
 bool election_holds_lock(const struct election *election);
+/* The leader znode has been read in this session. */
+bool election_leader_known(const struct election *election);
 /* Name in the leader znode, or NULL when there is none (or not known yet). */
 const char *election_leader_name(const struct election *election);
 /* Our position in the queue (0 = first in line), -1 when not queued. */

@@ -7,8 +7,9 @@
 #   deploy/demo.sh              run until Ctrl-C
 #   deploy/demo.sh --for 20     run for 20 seconds, then stop (used by CI)
 #
-# Until the PostgreSQL lifecycle lands, the agents run their ZooKeeper side
-# only: they register, elect a leader and publish Patroni member znodes.
+# The agents bootstrap a real PostgreSQL 15 cluster: one primary, two
+# streaming replicas.  The script prints where each node listens and which
+# one is the primary.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +36,7 @@ fi
 work=$(mktemp -d /tmp/pgherd-demo.XXXXXX)
 chmod 0755 "$work"
 pids=()
+declare -a ports
 
 cleanup() {
 	trap - EXIT INT TERM
@@ -129,16 +131,41 @@ postgresql:
     superuser: {username: postgres, password: demo-superuser-secret}
     replication: {username: replicator, password: demo-replication-secret}
   parameters: {fsync: off}
+  use_pg_rewind: true
 tags: {nofailover: false}
 CFG
 	mkdir -p "$work/node$n"
 	chown "$owner" "$work/node$n.yml" "$work/node$n"
 	"${run_as[@]}" "$work/pgherd" "$work/node$n.yml" &
 	pids+=($!)
+	ports[$n]=$pg
+done
+
+# Which node is the primary: ask each PostgreSQL through its private socket.
+role_of() {
+	"${run_as[@]}" psql -X -At -h "$work/node$1/data.pgherd" -p "${ports[$1]}" -U postgres \
+		-d postgres -c "select case when pg_is_in_recovery() then 'replica' else 'primary' end" \
+		2>/dev/null
+}
+for _ in $(seq 300); do
+	primaries=0
+	replicas=0
+	for n in 1 2 3; do
+		case "$(role_of $n)" in
+		primary) primaries=$((primaries + 1)) ;;
+		replica) replicas=$((replicas + 1)) ;;
+		esac
+	done
+	[ "$primaries" -eq 1 ] && [ "$replicas" -eq 2 ] && break
+	sleep 0.1
+done
+for n in 1 2 3; do
+	echo "demo: node$n PostgreSQL on 127.0.0.1:${ports[$n]} ($(role_of $n || echo unknown))"
 done
 
 echo "demo: three agents started; znodes under /service/demo on 127.0.0.1:$zk_port"
-echo "demo: try 'kill -STOP <pid>' on the leader's agent to watch a failover; Ctrl-C to stop"
+echo "demo: connect with: psql -h 127.0.0.1 -p <port> -U postgres (password demo-superuser-secret)"
+echo "demo: try kill -9 on the primary's postmaster, or kill -STOP on its agent; Ctrl-C to stop"
 if [ "$duration" -gt 0 ]; then
 	sleep "$duration"
 else

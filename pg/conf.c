@@ -309,9 +309,13 @@ bool pg_conf_write_hba(const struct pg_conf_settings *s, char *err, size_t err_s
 		   "# Add lines with postgresql.pg_hba in the pgherd configuration.\n"
 		   "local all all trust\n"
 		   "host replication %s 127.0.0.1/32 scram-sha-256\n"
-		   "host replication %s ::1/128 scram-sha-256\n",
+		   "host replication %s ::1/128 scram-sha-256\n"
+		   "# pg_rewind reads a new primary as superuser over a normal connection.\n"
+		   "host all %s 127.0.0.1/32 scram-sha-256\n"
+		   "host all %s ::1/128 scram-sha-256\n",
 		   s->replication_user ? s->replication_user : "replicator",
-		   s->replication_user ? s->replication_user : "replicator");
+		   s->replication_user ? s->replication_user : "replicator",
+		   s->superuser ? s->superuser : "postgres", s->superuser ? s->superuser : "postgres");
 	for (size_t i = 0; i < s->hba_line_count; i++) {
 		if (strchr(s->hba_lines[i], '\n')) {
 			snprintf(err, err_size, "pg_hba line %zu spans several lines", i + 1);

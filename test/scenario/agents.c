@@ -118,7 +118,8 @@ bool test_agent_start(struct test_agent *agent, const char *name, const struct h
 			 "  authentication:\n"
 			 "    superuser: {username: postgres, password: test-superuser-secret}\n"
 			 "    replication: {username: replicator, password: test-replication-secret}\n"
-			 "  parameters: {fsync: off, shared_buffers: 16MB}\n",
+			 "  parameters: {fsync: off, shared_buffers: 16MB}\n"
+			 "  use_pg_rewind: true\n",
 			 harness_mkdir(relpath));
 	}
 	snprintf(agent->name, sizeof(agent->name), "%s", name);

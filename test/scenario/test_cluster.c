@@ -239,6 +239,28 @@ static void test_node_loss_fails_over_without_losing_replicated_rows(void **stat
 			 (long long) failover_ms);
 	assert_true(sql(&c, next, "SELECT count(*) FROM probe WHERE id > 0", value, sizeof(value)));
 	assert_string_equal(value, "1000");
+
+	/* The old node comes back: it rewinds onto the new timeline and
+	 * streams from the new primary. */
+	assert_true(sql(&c, next, "INSERT INTO probe VALUES (2000)", NULL, 0));
+	size_t from = test_agent_lines(&c.agent[primary]);
+	int64_t restarted_at = harness_now_ms();
+	assert_true(test_agent_restart(&c.agent[primary]));
+	assert_true(test_agent_wait(&c.agent[primary], "pg.rewound", from, WAIT_MS, NULL));
+	bool streaming = false;
+	while (!streaming && harness_now_ms() - restarted_at < WAIT_MS) {
+		streaming = streaming_replicas(&c, next) == MEMBERS - 1;
+		if (!streaming)
+			harness_sleep_ms(50);
+	}
+	printf("     the old primary rejoined as a streaming replica %lld ms after its restart\n",
+	       (long long) (harness_now_ms() - restarted_at));
+	assert_true(streaming);
+	wait_replicated(&c, next);
+	assert_true(sql(&c, primary, "SELECT count(*) FROM probe WHERE id = 2000", value, sizeof(value)));
+	assert_string_equal(value, "1");
+	assert_true(sql(&c, primary, "SELECT pg_is_in_recovery()::text", value, sizeof(value)));
+	assert_string_equal(value, "true");
 }
 
 static void test_postmaster_crash_restarts_in_place(void **state)
@@ -371,6 +393,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nofailover_member_is_never_promoted,
 						harness_test_setup, harness_test_teardown),
 	};
+	/* PGHERD_TEST_FILTER=test_node_loss* runs the matching tests only. */
+	if (getenv("PGHERD_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("PGHERD_TEST_FILTER"));
 	test_sanitizer_setup();
 	int failures = cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 	return failures + test_sanitizer_reports();
