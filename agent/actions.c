@@ -31,6 +31,7 @@
 #define PSQL_DEADLINE_MS (60 * 1000)
 #define RETRY_AFTER_FAILURE_MS 3000
 #define SHUTDOWN_WAIT_MS (60 * 1000)
+#define BOOTSTRAP_BACKOFF_MS (30 * 1000)
 
 static int64_t now_ms(void)
 {
@@ -546,6 +547,7 @@ static void bootstrap_failed(struct agent *a, const char *why)
 	if (rename(a->pg.data_dir, aside) == 0)
 		log_info("pg.data_dir_moved_aside", LF_STR("path", aside));
 	a->bootstrap = BOOTSTRAP_NONE;
+	a->bootstrap_blocked_until_ms = now_ms() + BOOTSTRAP_BACKOFF_MS;
 	finish_action(a, false, why);
 	if (!a->postmaster)
 		agent_set_pg_state(a, HA_PG_NO_DATA);

@@ -170,6 +170,8 @@ static void evaluate(struct agent *a)
 		return;	/* one action at a time; only fencing interrupts */
 	if (now_ms() < a->retry_after_ms && decision.action != HA_DEMOTE)
 		return;
+	if (decision.action == HA_BOOTSTRAP && now_ms() < a->bootstrap_blocked_until_ms)
+		return;
 	actions_execute(a, &decision, cluster);
 }
 

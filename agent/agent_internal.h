@@ -64,6 +64,9 @@ struct agent {
 	struct pg_process *job;
 	enum bootstrap_step bootstrap;
 	int64_t retry_after_ms;		/* back off after a failed action */
+	/* After a failed bootstrap this member stands back from the race for a
+	 * while, so that a member whose configuration works gets its turn. */
+	int64_t bootstrap_blocked_until_ms;
 	char rewind_source_url[512];	/* the leader's conn_url, for pg_rewind */
 
 	bool shutting_down;		/* no more decisions: PostgreSQL is being stopped */
