@@ -32,6 +32,9 @@
 #define RETRY_AFTER_FAILURE_MS 3000
 #define SHUTDOWN_WAIT_MS (60 * 1000)
 #define BOOTSTRAP_BACKOFF_MS (30 * 1000)
+/* Each failed attempt keeps its data directory aside: a configuration that
+ * can never work must not fill the disk. */
+#define BOOTSTRAP_BACKOFF_MAX_MS (3600 * 1000)
 
 static int64_t now_ms(void)
 {
@@ -547,7 +550,12 @@ static void bootstrap_failed(struct agent *a, const char *why)
 	if (rename(a->pg.data_dir, aside) == 0)
 		log_info("pg.data_dir_moved_aside", LF_STR("path", aside));
 	a->bootstrap = BOOTSTRAP_NONE;
-	a->bootstrap_blocked_until_ms = now_ms() + BOOTSTRAP_BACKOFF_MS;
+	a->bootstrap_backoff_ms = a->bootstrap_backoff_ms ? a->bootstrap_backoff_ms * 2
+							  : BOOTSTRAP_BACKOFF_MS;
+	if (a->bootstrap_backoff_ms > BOOTSTRAP_BACKOFF_MAX_MS)
+		a->bootstrap_backoff_ms = BOOTSTRAP_BACKOFF_MAX_MS;
+	a->bootstrap_blocked_until_ms = now_ms() + a->bootstrap_backoff_ms;
+	log_warning("pg.bootstrap_backoff", LF_INT("next_attempt_in_ms", a->bootstrap_backoff_ms));
 	finish_action(a, false, why);
 	if (!a->postmaster)
 		agent_set_pg_state(a, HA_PG_NO_DATA);

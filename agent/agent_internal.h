@@ -67,6 +67,7 @@ struct agent {
 	/* After a failed bootstrap this member stands back from the race for a
 	 * while, so that a member whose configuration works gets its turn. */
 	int64_t bootstrap_blocked_until_ms;
+	int64_t bootstrap_backoff_ms;	/* doubles with each failure */
 	char rewind_source_url[512];	/* the leader's conn_url, for pg_rewind */
 
 	bool shutting_down;		/* no more decisions: PostgreSQL is being stopped */
