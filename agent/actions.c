@@ -10,6 +10,7 @@
  * The postmaster is our own child (not started by pg_ctl): its death reaches
  * us at once through SIGCHLD, with no pid file to trust.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -347,6 +348,76 @@ static void clone_from(struct agent *a, const struct ha_decision *d, const struc
 		finish_action(a, false, "cannot start pg_basebackup");
 }
 
+/*
+ * After a promotion the leader writes `history` as Patroni does: every line
+ * of PostgreSQL's own timeline history file, the last one with the time and
+ * the new leader's name.  The file lives in pg_wal, named after the new
+ * timeline.
+ */
+/* The newest timeline with a history file: the one promotion just began
+ * (the monitor may not have reported it yet). */
+static uint32_t newest_history_timeline(const struct agent *a)
+{
+	char dir[AGENT_PATH_MAX + 16];
+	uint32_t newest = 0;
+	struct dirent *entry;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/pg_wal", a->pg.data_dir);
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((entry = readdir(d)) != NULL) {
+		unsigned int timeline;
+		char tail[16];
+		if (strlen(entry->d_name) == 16 &&
+		    sscanf(entry->d_name, "%8X%15s", &timeline, tail) == 2 &&
+		    strcmp(tail, ".history") == 0 && timeline > newest)
+			newest = timeline;
+	}
+	closedir(d);
+	return newest;
+}
+
+static void publish_history(struct agent *a)
+{
+	char path[AGENT_PATH_MAX + 64], line[1024], stamp[40], err[ZNODE_ERR_MAX];
+	struct znode_history history = { 0 };
+	uint32_t timeline = newest_history_timeline(a);
+	time_t now = time(NULL);
+	struct tm tm;
+	FILE *f;
+	char *json;
+
+	snprintf(path, sizeof(path), "%s/pg_wal/%08X.history", a->pg.data_dir, timeline);
+	f = fopen(path, "r");
+	if (!f) {
+		log_warning("pg.history_unreadable", LF_STR("path", path), LF_STR("error", strerror(errno)));
+		return;
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned int parent;
+		char lsn_text[32], reason[512] = "";
+		uint64_t lsn;
+		/* "<parent timeline>\t<switch LSN>\t<reason>" */
+		if (sscanf(line, "%u\t%31s\t%511[^\n]", &parent, lsn_text, reason) < 2 ||
+		    !pg_lsn_parse(lsn_text, &lsn))
+			continue;
+		bool last = parent + 1 == timeline;
+		if (!znode_history_append(&history, parent, (int64_t) lsn, reason,
+					  last ? stamp : NULL, last ? a->config->name : NULL, err,
+					  sizeof(err)))
+			break;
+	}
+	fclose(f);
+	json = history.n_lines ? znode_history_encode(&history, err, sizeof(err)) : NULL;
+	if (json)
+		dcs_write(a->dcs, ZNODE_HISTORY, json, NULL, NULL);
+	free(json);
+	znode_history_clear(&history);
+}
+
 static void checkpoint_done(void *arg, const struct pg_process_result *result)
 {
 	struct agent *a = arg;
@@ -354,6 +425,7 @@ static void checkpoint_done(void *arg, const struct pg_process_result *result)
 	/* pg_rewind on a former primary needs the new timeline in pg_control. */
 	if (result->exit_code != 0)
 		log_warning("pg.checkpoint_failed", LF_INT("exit_code", result->exit_code));
+	publish_history(a);
 	finish_action(a, true, "promoted");
 }
 

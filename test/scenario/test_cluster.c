@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <zookeeper/zookeeper.h>
 
@@ -239,6 +240,25 @@ static void test_node_loss_fails_over_without_losing_replicated_rows(void **stat
 			 (long long) failover_ms);
 	assert_true(sql(&c, next, "SELECT count(*) FROM probe WHERE id > 0", value, sizeof(value)));
 	assert_string_equal(value, "1000");
+
+	/* The new leader recorded the promotion in `history`, as Patroni does:
+	 * [timeline, switch LSN, reason, timestamp, new leader]. */
+	char path[128], history[1024] = "";
+	snprintf(path, sizeof(path), "%s/history", c.base);
+	for (int tries = 0; tries < 200 && !strstr(history, c.agent[next].name); tries++) {
+		(void) zk_client_get(c.client, path, history, sizeof(history), NULL);
+		harness_sleep_ms(20);
+	}
+	json_error_t error;
+	json_t *lines = json_loads(history, 0, &error);
+	if (!json_is_array(lines) || json_array_size(lines) != 1)
+		fail_msg("history should hold one line, got: %s", history);
+	json_t *line = json_array_get(lines, 0);
+	assert_int_equal(json_integer_value(json_array_get(line, 0)), 1);
+	assert_true(json_integer_value(json_array_get(line, 1)) > 0);
+	assert_true(json_is_string(json_array_get(line, 3)));
+	assert_string_equal(json_string_value(json_array_get(line, 4)), c.agent[next].name);
+	json_decref(lines);
 
 	/* The old node comes back: it rewinds onto the new timeline and
 	 * streams from the new primary. */
