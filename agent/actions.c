@@ -806,6 +806,7 @@ void actions_execute(struct agent *a, const struct ha_decision *d, const struct 
 		break;
 	case HA_REFUSE_TO_START:
 		log_error("pg.refused", LF_STR("reason", d->reason));
+		a->refused = true;
 		dcs_set_candidate(a->dcs, false);
 		finish_action(a, true, "refused");
 		a->retry_after_ms = now_ms() + 60 * 1000;

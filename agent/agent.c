@@ -233,9 +233,10 @@ void agent_publish_status(struct agent *a)
 	char *json;
 
 	if (a->manages_postgresql) {
-		if (running)
+		if (running && !a->refused)
 			role = a->last_status.in_recovery ? "replica" : "master";
-		else if (a->pg_state == HA_PG_NO_DATA || a->pg_state == HA_PG_UNKNOWN)
+		else if (a->pg_state == HA_PG_NO_DATA || a->pg_state == HA_PG_UNKNOWN || a->refused)
+			/* A foreign data directory says nothing about this cluster. */
 			role = "uninitialized";
 		else
 			role = a->was_primary ? "master" : "replica";

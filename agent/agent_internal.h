@@ -70,6 +70,8 @@ struct agent {
 	int64_t bootstrap_backoff_ms;	/* doubles with each failure */
 	char rewind_source_url[512];	/* the leader's conn_url, for pg_rewind */
 
+	/* The data directory belongs to another cluster: never ours to run. */
+	bool refused;
 	bool shutting_down;		/* no more decisions: PostgreSQL is being stopped */
 
 	/* The loop. */

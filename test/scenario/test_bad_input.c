@@ -732,6 +732,9 @@ static void check_safe_and_alive(struct zk_client *client, const struct member *
 	       m->agent.name, role[0] ? role : "(none)", leader);
 	check(strstr(role, "running") == NULL || strncmp(role, "replica/", 8) == 0,
 	      "members/%s says %s", m->agent.name, role);
+	/* Patroni's tools read role master as "this is a primary". */
+	check(strncmp(role, "master/", 7) != 0, "members/%s advertises a primary: %s", m->agent.name,
+	      role);
 }
 
 /* SIGTERM: a failing member still stops cleanly, and says so. */

@@ -309,6 +309,45 @@ static void test_postmaster_crash_restarts_in_place(void **state)
 	assert_true(test_agent_wait(&c.agent[primary], "pg.crashed", 0, 1000, NULL));
 }
 
+static void test_crash_fails_over_at_once_with_primary_start_timeout_0(void **state)
+{
+	(void) state;
+	struct cluster c;
+	char path[128];
+	int64_t failover_ms;
+	int primary = cluster_start(&c, "crashfailover");
+
+	/* What `patronictl edit-config` would write. */
+	snprintf(path, sizeof(path), "%s/config", c.base);
+	assert_int_equal(zk_client_set(c.client, path,
+				       "{\"ttl\":30,\"loop_wait\":10,\"retry_timeout\":10,"
+				       "\"maximum_lag_on_failover\":1048576,\"primary_start_timeout\":0,"
+				       "\"postgresql\":{\"use_pg_rewind\":true}}",
+				       -1, NULL),
+			 ZOK);
+	wait_replicated(&c, primary);
+	harness_sleep_ms(300);
+
+	pid_t postmaster = postmaster_pid(&c, primary);
+	assert_true(postmaster > 0);
+	int64_t killed_at = harness_now_ms();
+	assert_int_equal(kill(postmaster, SIGKILL), 0);
+	int next = wait_writable(&c, primary, killed_at, &failover_ms);
+	printf("     node%d took over %lld ms after the primary's postmaster was killed\n", next + 1,
+	       (long long) failover_ms);
+	assert_true(next >= 0 && next != primary);
+	assert_true(harness_log_wait(c.agent[primary].log_path, "ha.action", "action", "release_lock",
+				     0, 1000, NULL, NULL));
+	/* The old primary comes back as a replica of the new one. */
+	bool streaming = false;
+	while (!streaming && harness_now_ms() - killed_at < WAIT_MS) {
+		streaming = streaming_replicas(&c, next) == MEMBERS - 1;
+		if (!streaming)
+			harness_sleep_ms(50);
+	}
+	assert_true(streaming);
+}
+
 static void test_sigterm_hands_the_primary_over(void **state)
 {
 	(void) state;
@@ -406,6 +445,9 @@ int main(void)
 						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_postmaster_crash_restarts_in_place,
 						harness_test_setup, harness_test_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_crash_fails_over_at_once_with_primary_start_timeout_0, harness_test_setup,
+			harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_hands_the_primary_over,
 						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_frozen_primary_agent_is_replaced_and_stops_writes,
