@@ -655,6 +655,9 @@ static void roles_done(void *arg, const struct pg_process_result *result)
 		 a->config->dcs.maximum_lag_on_failover, a->config->dcs.use_pg_rewind ? "true" : "false");
 	dcs_create_if_absent(a->dcs, ZNODE_CONFIG, config, NULL, NULL);
 	dcs_take_lock_now(a->dcs);
+	/* The election may have given us the lock already (our primary was
+	 * running and we were first in line): then nothing else will tell us. */
+	actions_on_leadership(a);
 }
 
 static bool sql_literal(const char *text, char *buf, size_t size)
@@ -801,6 +804,11 @@ void actions_execute(struct agent *a, const struct ha_decision *d, const struct 
 		follow(a, d, cluster);
 		break;
 	case HA_RELEASE_LOCK:
+		if (a->pg_state == HA_PG_CRASHED || a->pg_state == HA_PG_START_FAILED) {
+			a->stand_down_until_ms = now_ms() + 2 * (int64_t) config_session_timeout_ms(a->config);
+			log_info("pg.standing_down",
+				 LF_INT("for_ms", a->stand_down_until_ms - now_ms()));
+		}
 		dcs_release_leadership(a->dcs);
 		finish_action(a, true, "released");
 		break;

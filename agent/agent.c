@@ -172,6 +172,11 @@ static void evaluate(struct agent *a)
 		return;
 	if (decision.action == HA_BOOTSTRAP && now_ms() < a->bootstrap_blocked_until_ms)
 		return;
+	/* Failing over after a crash means another member takes over: do not
+	 * restart the crashed primary while no one leads yet. */
+	if ((decision.action == HA_START_REPLICA || decision.action == HA_START_PRIMARY) &&
+	    !decision.target && now_ms() < a->stand_down_until_ms)
+		return;
 	actions_execute(a, &decision, cluster);
 }
 
@@ -190,6 +195,10 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (a->monitor)
 		pg_monitor_refresh(a->monitor);
 	evaluate(a);
+	/* A candidate that declined the free lock is asked again: the facts it
+	 * declined on (another member's stale znode, say) may have changed. */
+	if (a->manages_postgresql && !a->shutting_down)
+		dcs_reevaluate(a->dcs);
 }
 
 void agent_schedule_evaluation(struct agent *a)

@@ -68,6 +68,10 @@ struct agent {
 	 * while, so that a member whose configuration works gets its turn. */
 	int64_t bootstrap_blocked_until_ms;
 	int64_t bootstrap_backoff_ms;	/* doubles with each failure */
+	/* A primary that gave the lock up after a crash stays down until
+	 * another member leads (or this passes): otherwise it restarts at once,
+	 * holds the most WAL, and takes the lock back. */
+	int64_t stand_down_until_ms;
 	char rewind_source_url[512];	/* the leader's conn_url, for pg_rewind */
 
 	/* The data directory belongs to another cluster: never ours to run. */

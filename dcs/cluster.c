@@ -68,6 +68,7 @@ struct cluster_cache {
 	bool listed_members;
 	bool loaded;			/* the first complete read of this session is done */
 	int pending_reads;		/* reads of this session not answered yet */
+	int pending_lists;		/* listings of this session not answered yet */
 
 	struct dcs_member *view_members;	/* rebuilt by cluster_cache_fill */
 	size_t view_member_count;
@@ -308,10 +309,17 @@ static void children_done(int rc, const struct String_vector *children, const vo
 	struct cluster_cache *c = r->owner;
 	bool members = strcmp(r->path, c->members_path) == 0;
 
-	if (!zk_request_current(r, rc) || rc != ZOK) {
+	if (!zk_request_current(r, rc)) {
+		zk_request_free(r);
+		return;
+	}
+	if (c->pending_lists > 0)
+		c->pending_lists--;
+	if (rc != ZOK) {
 		/* ZNONODE: the folder does not exist yet; dcs.c creates it and
 		 * the child watch of the parent brings us back. */
 		zk_request_free(r);
+		notify(c);
 		return;
 	}
 	zk_request_free(r);
@@ -345,6 +353,7 @@ static void list_children(struct cluster_cache *c, const char *path)
 		zk_request_free(r);
 		return;
 	}
+	c->pending_lists++;
 	zk_session_flush(c->session);
 }
 
@@ -403,6 +412,7 @@ void cluster_cache_reload(struct cluster_cache *c)
 	c->listed_members = false;
 	c->loaded = false;
 	c->pending_reads = 0;
+	c->pending_lists = 0;
 	list_children(c, c->base_path);
 	list_children(c, c->members_path);
 	notify(c);
@@ -435,6 +445,11 @@ bool cluster_cache_loaded(const struct cluster_cache *c)
 	    cache->pending_reads == 0)
 		cache->loaded = true;
 	return cache->loaded;
+}
+
+bool cluster_cache_settled(const struct cluster_cache *c)
+{
+	return cluster_cache_loaded(c) && c->pending_reads == 0 && c->pending_lists == 0;
 }
 
 static int compare_members(const void *a, const void *b)

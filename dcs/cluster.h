@@ -34,6 +34,10 @@ bool cluster_cache_watch(struct cluster_cache *cache, int type, const char *path
  * this session: the view is complete, not half-loaded. */
 bool cluster_cache_loaded(const struct cluster_cache *cache);
 
+/* Loaded, and no listing or read of this session is waiting for an
+ * answer: every watch event seen so far has been followed up. */
+bool cluster_cache_settled(const struct cluster_cache *cache);
+
 /* Fill the parts of the view the cache owns (members, initialize, config).
  * Pointers stay valid until the next change notification. */
 void cluster_cache_fill(const struct cluster_cache *cache, struct dcs_cluster *view);

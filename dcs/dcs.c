@@ -449,12 +449,22 @@ static void on_watch(void *arg, int type, const char *path)
 
 /* ---- election callbacks ----------------------------------------------- */
 
-static bool election_may_take_lock(void *arg)
+/*
+ * The lock's deletion and the departing leader's member znode deletion
+ * arrive as separate watch events; deciding between them would compare
+ * against a leader that is already gone.  So the policy is asked only once
+ * every event has been followed up; the cache's change notification asks
+ * again (through the agent's dcs_reevaluate()).
+ */
+static enum election_verdict election_may_take_lock(void *arg)
 {
 	struct dcs *d = arg;
+	if (!cluster_cache_settled(d->cache))
+		return ELECTION_NOT_YET;
 	if (!d->callbacks.may_take_lock)
-		return true;
-	return d->callbacks.may_take_lock(d->arg, dcs_cluster(d));
+		return ELECTION_TAKE;
+	return d->callbacks.may_take_lock(d->arg, dcs_cluster(d)) ? ELECTION_TAKE
+								  : ELECTION_DECLINE;
 }
 
 static void election_leadership_changed(void *arg, bool leader)
@@ -469,6 +479,10 @@ static void cache_changed(void *arg)
 	struct dcs *d = arg;
 	if (d->callbacks.cluster_changed)
 		d->callbacks.cluster_changed(d->arg);
+	/* A candidate told "not yet" (a free lock, or a stale one of ours), or
+	 * that declined on facts that just changed, is asked again. */
+	if (d->election)
+		election_reevaluate(d->election);
 }
 
 /* ---- public ----------------------------------------------------------- */

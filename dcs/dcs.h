@@ -60,7 +60,8 @@ struct dcs_callbacks {
 	void (*cluster_changed)(void *arg);
 	/* Our leadership changed; dcs_is_leader() tells the new value. */
 	void (*leadership_changed)(void *arg, bool leader);
-	/* The HA policy: may we take the free lock now? */
+	/* The HA policy: may we take the free lock now?  Asked only on a
+	 * settled view (every watch event followed up). */
 	bool (*may_take_lock)(void *arg, const struct dcs_cluster *cluster);
 };
 

@@ -693,9 +693,9 @@ static void check_position(struct election *e)
 
 /* ---- decisions -------------------------------------------------------- */
 
-static bool policy_allows(struct election *e)
+static enum election_verdict ask_policy(struct election *e)
 {
-	return e->callbacks.may_take_lock == NULL || e->callbacks.may_take_lock(e->arg);
+	return e->callbacks.may_take_lock ? e->callbacks.may_take_lock(e->arg) : ELECTION_TAKE;
 }
 
 static void evaluate(struct election *e, const char *reason)
@@ -709,16 +709,21 @@ static void evaluate(struct election *e, const char *reason)
 		e->holds_lock = names_us && e->leader_owner == zk_session_id(e->session);
 		if (names_us && !e->holds_lock && !e->lock_in_flight) {
 			/* Left by an earlier session of ours: waiting for it to
-			 * expire would stall the cluster for a session timeout. */
-			reclaim_stale_lock(e, e->candidate && policy_allows(e));
+			 * expire would stall the cluster for a session timeout.
+			 * Reclaim or clear it once the policy can say which. */
+			enum election_verdict verdict = e->candidate ? ask_policy(e) : ELECTION_DECLINE;
+			if (verdict != ELECTION_NOT_YET)
+				reclaim_stale_lock(e, verdict == ELECTION_TAKE);
 		}
 	} else {
 		e->holds_lock = false;
 		if (e->candidate && e->registration == REGISTRATION_DONE && e->position == 0 &&
 		    !e->lock_in_flight) {
-			if (policy_allows(e)) {
+			enum election_verdict verdict = ask_policy(e);
+			if (verdict == ELECTION_TAKE) {
 				take_lock(e);
-			} else if (zk_now_ms() - e->declined_at_ms >= DECLINE_INTERVAL_MS) {
+			} else if (verdict == ELECTION_DECLINE &&
+				   zk_now_ms() - e->declined_at_ms >= DECLINE_INTERVAL_MS) {
 				e->declined_at_ms = zk_now_ms();
 				log_info("election.declined",
 					 LF_STR("detail", "the HA policy does not let this member lead now; queueing again"));

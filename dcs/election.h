@@ -16,10 +16,16 @@
 
 struct election;
 
+enum election_verdict {
+	ELECTION_TAKE,		/* take the free lock */
+	ELECTION_DECLINE,	/* someone else should: queue again at the back */
+	ELECTION_NOT_YET,	/* the facts are still arriving: ask again later */
+};
+
 struct election_callbacks {
 	/* The policy: may this member take the free lock now?  (HA rules live
 	 * in agent/ha.c; dcs/ only asks.) */
-	bool (*may_take_lock)(void *arg);
+	enum election_verdict (*may_take_lock)(void *arg);
 	/* Our leadership changed: acquired, lost, fenced or released. */
 	void (*leadership_changed)(void *arg, bool leader);
 	/* The leader znode changed hands or content. */

@@ -113,10 +113,14 @@ static int cluster_start_with(struct cluster *c, const char *scope, const char *
 			break;
 		harness_sleep_ms(50);
 	}
-	assert_true(primary >= 0);
-	if (streaming_replicas(c, primary) != MEMBERS - 1)
-		fail_msg("replicas not streaming %lld ms after start",
+	if (primary < 0 || streaming_replicas(c, primary) != MEMBERS - 1) {
+		/* Show what each agent was doing: a stalled bootstrap is a bug to
+		 * diagnose from these lines. */
+		for (int i = 0; i < MEMBERS; i++)
+			harness_log_print_tail(c->agent[i].log_path, 40);
+		fail_msg("no primary with %d streaming replicas %lld ms after start", MEMBERS - 1,
 			 (long long) (harness_now_ms() - started));
+	}
 	printf("     primary node%d, %d replicas streaming %lld ms after start\n", primary + 1,
 	       MEMBERS - 1, (long long) (harness_now_ms() - started));
 	assert_true(sql(c, primary, "CREATE TABLE probe (id bigint)", NULL, 0));
