@@ -8,6 +8,7 @@
  * JSON values are escaped per RFC 8259.
  */
 #include "agent/log.h"
+#include "agent/util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -67,39 +68,6 @@ bool log_level_parse(const char *name, enum log_level *level)
 	return false;
 }
 
-/* A bounded output cursor: appends never overrun, and `full` records loss. */
-struct out {
-	char *buf;
-	int size;
-	int len;
-	bool full;
-};
-
-static void out_char(struct out *o, char c)
-{
-	if (o->len + 1 < o->size)
-		o->buf[o->len++] = c;
-	else
-		o->full = true;
-}
-
-static void out_str(struct out *o, const char *s)
-{
-	while (*s)
-		out_char(o, *s++);
-}
-
-static void out_fmt(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out_fmt(struct out *o, const char *fmt, ...)
-{
-	char tmp[64];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	out_str(o, tmp);
-}
-
 static bool plain_needs_quotes(const char *s)
 {
 	if (*s == '\0')
@@ -112,44 +80,44 @@ static bool plain_needs_quotes(const char *s)
 	return false;
 }
 
-static void out_escaped(struct out *o, const char *s, bool json)
+static void out_escaped(struct util_out *o, const char *s, bool json)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char) *s;
 		switch (c) {
-		case '"': out_str(o, "\\\""); break;
-		case '\\': out_str(o, "\\\\"); break;
-		case '\n': out_str(o, "\\n"); break;
-		case '\r': out_str(o, "\\r"); break;
-		case '\t': out_str(o, "\\t"); break;
+		case '"': util_out_str(o, "\\\""); break;
+		case '\\': util_out_str(o, "\\\\"); break;
+		case '\n': util_out_str(o, "\\n"); break;
+		case '\r': util_out_str(o, "\\r"); break;
+		case '\t': util_out_str(o, "\\t"); break;
 		default:
 			if (c < 0x20 || c == 0x7f)
-				out_fmt(o, json ? "\\u%04x" : "\\x%02x", c);
+				util_out_fmt(o, json ? "\\u%04x" : "\\x%02x", c);
 			else
-				out_char(o, (char) c);
+				util_out_char(o, (char) c);
 		}
 	}
 }
 
-static void out_plain_string(struct out *o, const char *s)
+static void out_plain_string(struct util_out *o, const char *s)
 {
 	if (!plain_needs_quotes(s)) {
-		out_str(o, s);
+		util_out_str(o, s);
 		return;
 	}
-	out_char(o, '"');
+	util_out_char(o, '"');
 	out_escaped(o, s, false);
-	out_char(o, '"');
+	util_out_char(o, '"');
 }
 
-static void out_json_string(struct out *o, const char *s)
+static void out_json_string(struct util_out *o, const char *s)
 {
-	out_char(o, '"');
+	util_out_char(o, '"');
 	out_escaped(o, s, true);
-	out_char(o, '"');
+	util_out_char(o, '"');
 }
 
-static void out_value(struct out *o, const struct log_field *f, bool json)
+static void out_value(struct util_out *o, const struct log_field *f, bool json)
 {
 	switch (f->type) {
 	case LOG_FIELD_STRING:
@@ -159,17 +127,17 @@ static void out_value(struct out *o, const struct log_field *f, bool json)
 			out_plain_string(o, f->value.s ? f->value.s : "");
 		break;
 	case LOG_FIELD_INT:
-		out_fmt(o, "%lld", f->value.i);
+		util_out_fmt(o, "%lld", f->value.i);
 		break;
 	case LOG_FIELD_HEX:
 		/* Session ids are printed as ZooKeeper prints them. */
-		out_fmt(o, json ? "\"0x%llx\"" : "0x%llx", (unsigned long long) f->value.i);
+		util_out_fmt(o, json ? "\"0x%llx\"" : "0x%llx", (unsigned long long) f->value.i);
 		break;
 	case LOG_FIELD_DOUBLE:
-		out_fmt(o, "%.3f", f->value.d);
+		util_out_fmt(o, "%.3f", f->value.d);
 		break;
 	case LOG_FIELD_BOOL:
-		out_str(o, f->value.b ? "true" : "false");
+		util_out_str(o, f->value.b ? "true" : "false");
 		break;
 	case LOG_FIELD_END:
 		break;
@@ -180,7 +148,7 @@ int log_format_record(char *buf, int size, enum log_format format, int64_t unix_
 		      enum log_level level, const char *member, const char *event,
 		      const struct log_field *fields)
 {
-	struct out o = { .buf = buf, .size = size };
+	struct util_out o = { .buf = buf, .size = (size_t) size };
 	time_t secs = (time_t) (unix_ms / 1000);
 	struct tm tm;
 	char stamp[80];	/* 24 in practice; sized for any int the compiler may assume */
@@ -193,39 +161,39 @@ int log_format_record(char *buf, int size, enum log_format format, int64_t unix_
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (unix_ms % 1000));
 
 	if (json) {
-		out_str(&o, "{\"ts\":\"");
-		out_str(&o, stamp);
-		out_str(&o, "\",\"level\":\"");
-		out_str(&o, log_level_name(level));
-		out_str(&o, "\",\"event\":");
+		util_out_str(&o, "{\"ts\":\"");
+		util_out_str(&o, stamp);
+		util_out_str(&o, "\",\"level\":\"");
+		util_out_str(&o, log_level_name(level));
+		util_out_str(&o, "\",\"event\":");
 		out_json_string(&o, event);
-		out_str(&o, ",\"member\":");
+		util_out_str(&o, ",\"member\":");
 		out_json_string(&o, member ? member : "");
 	} else {
-		out_str(&o, stamp);
-		out_char(&o, ' ');
-		out_str(&o, log_level_name(level));
-		out_char(&o, ' ');
-		out_str(&o, event);
+		util_out_str(&o, stamp);
+		util_out_char(&o, ' ');
+		util_out_str(&o, log_level_name(level));
+		util_out_char(&o, ' ');
+		util_out_str(&o, event);
 		if (member && *member) {
-			out_str(&o, " member=");
+			util_out_str(&o, " member=");
 			out_plain_string(&o, member);
 		}
 	}
 	for (const struct log_field *f = fields; f && f->type != LOG_FIELD_END; f++) {
 		if (json) {
-			out_char(&o, ',');
+			util_out_char(&o, ',');
 			out_json_string(&o, f->key);
-			out_char(&o, ':');
+			util_out_char(&o, ':');
 		} else {
-			out_char(&o, ' ');
-			out_str(&o, f->key);
-			out_char(&o, '=');
+			util_out_char(&o, ' ');
+			util_out_str(&o, f->key);
+			util_out_char(&o, '=');
 		}
 		out_value(&o, f, json);
 	}
 	if (json)
-		out_char(&o, '}');
+		util_out_char(&o, '}');
 
 	if (o.full && !(fields && fields[0].type == LOG_FIELD_BOOL && fields[1].type == LOG_FIELD_END &&
 			strcmp(fields[0].key, "truncated") == 0)) {
@@ -235,7 +203,7 @@ int log_format_record(char *buf, int size, enum log_format format, int64_t unix_
 					 LOG_FIELDS(LF_BOOL("truncated", true)));
 	}
 	o.buf[o.len] = '\0';
-	return o.len;
+	return (int) o.len;
 }
 
 void log_write(enum log_level level, const char *event, const struct log_field *fields)

@@ -18,6 +18,8 @@
 
 #include <libpq-fe.h>
 
+#include "agent/util.h"
+
 /* --- argv builder --------------------------------------------------------------- */
 
 struct argv_builder {
@@ -315,28 +317,6 @@ char **pg_version_argv(const struct pg_settings *s)
 
 /* --- Conninfo --------------------------------------------------------------------- */
 
-/* A bounded output cursor: appends never overrun, and `full` records loss. */
-struct out {
-	char *buf;
-	size_t size;
-	size_t len;
-	bool full;
-};
-
-static void out_char(struct out *o, char c)
-{
-	if (o->len + 1 < o->size)
-		o->buf[o->len++] = c;
-	else
-		o->full = true;
-}
-
-static void out_str(struct out *o, const char *s)
-{
-	while (*s)
-		out_char(o, *s++);
-}
-
 static bool conninfo_key_valid(const char *key)
 {
 	if (!present(key) || strcmp(key, "password") == 0)
@@ -347,36 +327,36 @@ static bool conninfo_key_valid(const char *key)
 	return true;
 }
 
-static void conninfo_value(struct out *o, const char *value)
+static void conninfo_value(struct util_out *o, const char *value)
 {
 	bool quote = *value == '\0' || strpbrk(value, " \t\n\r\f\v'\\") != NULL;
 
 	if (quote)
-		out_char(o, '\'');
+		util_out_char(o, '\'');
 	for (const char *c = value; *c; c++) {
 		if (*c == '\'' || *c == '\\')
-			out_char(o, '\\');
-		out_char(o, *c);
+			util_out_char(o, '\\');
+		util_out_char(o, *c);
 	}
 	if (quote)
-		out_char(o, '\'');
+		util_out_char(o, '\'');
 }
 
-static bool conninfo_add(struct out *o, const char *key, const char *value)
+static bool conninfo_add(struct util_out *o, const char *key, const char *value)
 {
 	if (!conninfo_key_valid(key))
 		return false;
 	if (!value)
 		return true;
 	if (o->len > 0)
-		out_char(o, ' ');
-	out_str(o, key);
-	out_char(o, '=');
+		util_out_char(o, ' ');
+	util_out_str(o, key);
+	util_out_char(o, '=');
 	conninfo_value(o, value);
 	return true;
 }
 
-static bool conninfo_done(struct out *o, bool ok)
+static bool conninfo_done(struct util_out *o, bool ok)
 {
 	if (o->size == 0)
 		return false;
@@ -391,7 +371,7 @@ static bool conninfo_done(struct out *o, bool ok)
 bool pg_conninfo_build_params(char *buf, size_t size, const struct pg_conninfo_param *params,
 			      size_t count)
 {
-	struct out o = { .buf = buf, .size = size };
+	struct util_out o = { .buf = buf, .size = size };
 	bool ok = true;
 
 	for (size_t i = 0; i < count && ok; i++)
@@ -401,7 +381,7 @@ bool pg_conninfo_build_params(char *buf, size_t size, const struct pg_conninfo_p
 
 bool pg_conninfo_build(char *buf, size_t size, ...)
 {
-	struct out o = { .buf = buf, .size = size };
+	struct util_out o = { .buf = buf, .size = size };
 	bool ok = true;
 	const char *key;
 	va_list ap;
@@ -713,22 +693,22 @@ bool pg_version_parse(const char *text, int *version_num)
 
 /* --- Passfile ------------------------------------------------------------------------ */
 
-static void passfile_field(struct out *o, const char *value, bool wildcard_allowed)
+static void passfile_field(struct util_out *o, const char *value, bool wildcard_allowed)
 {
 	if (wildcard_allowed && (!value || strcmp(value, "*") == 0)) {
-		out_char(o, '*');
+		util_out_char(o, '*');
 		return;
 	}
 	for (const char *c = value; *c; c++) {
 		if (*c == ':' || *c == '\\')
-			out_char(o, '\\');
-		out_char(o, *c);
+			util_out_char(o, '\\');
+		util_out_char(o, *c);
 	}
 }
 
 bool pg_passfile_format_line(const struct pg_passfile_entry *e, char *buf, size_t size)
 {
-	struct out o = { .buf = buf, .size = size };
+	struct util_out o = { .buf = buf, .size = size };
 	const char *fields[] = { e->host, e->port, e->database, e->user, e->password };
 
 	if (size == 0)
@@ -741,7 +721,7 @@ bool pg_passfile_format_line(const struct pg_passfile_entry *e, char *buf, size_
 			return false;
 	for (size_t i = 0; i < 5; i++) {
 		if (i > 0)
-			out_char(&o, ':');
+			util_out_char(&o, ':');
 		passfile_field(&o, fields[i], i < 4);
 	}
 	return conninfo_done(&o, true);
