@@ -24,6 +24,7 @@
 
 #include "agent/agent_internal.h"
 #include "agent/log.h"
+#include "agent/slots.h"
 #include "pg/conf.h"
 
 #define INITDB_DEADLINE_MS (120 * 1000)
@@ -230,6 +231,11 @@ static bool source_conninfo(const struct agent *a, const struct dcs_cluster *clu
 static bool write_configuration(struct agent *a, const char *primary_conninfo, bool standby)
 {
 	char err[PG_CONF_ERR_MAX];
+	char slot[SLOT_NAME_MAX + 1];
+	const struct znode_config *dynamic = dcs_cluster(a->dcs)->config;
+
+	/* The leader keeps this slot for us (agent.c, keep_replication_slots). */
+	slot_name_for_member(a->config->name, slot);
 	struct pg_conf_settings settings = {
 		.data_dir = a->pg.data_dir,
 		.listen_addresses = a->listen_host,
@@ -239,6 +245,7 @@ static bool write_configuration(struct agent *a, const char *primary_conninfo, b
 		.cluster_parameters = a->config->dcs.parameters,
 		.local_parameters = a->config->postgresql.parameters,
 		.primary_conninfo = primary_conninfo,
+		.primary_slot_name = !dynamic || dynamic->use_slots ? slot : NULL,
 		.hba_lines = (const char *const *) a->config->postgresql.pg_hba,
 		.hba_line_count = a->config->postgresql.n_pg_hba,
 		.superuser = superuser(a),
@@ -488,6 +495,40 @@ static void follow(struct agent *a, const struct ha_decision *d, const struct dc
 	finish_action(a, true, "following");
 }
 
+/*
+ * A fresh copy of the leader over a data directory that cannot follow it.
+ * The old directory is moved aside, not deleted: it may hold the only copy
+ * of writes the leader never had, for an operator to look at.
+ */
+static void reinitialize(struct agent *a, const struct ha_decision *d,
+			 const struct dcs_cluster *cluster)
+{
+	char aside[AGENT_PATH_MAX + 64];
+
+	if (a->postmaster) {
+		/* The policy asks again once it stopped. */
+		a->stopping = true;
+		pg_process_signal(a->postmaster, SIGINT);
+		agent_set_pg_state(a, HA_PG_STOPPING);
+		finish_action(a, true, "stopping before reinitializing");
+		return;
+	}
+	snprintf(aside, sizeof(aside), "%s.old-%lld", a->pg.data_dir, (long long) time(NULL));
+	if (rename(a->pg.data_dir, aside) != 0) {
+		log_error("pg.reinitialize_failed", LF_STR("data_dir", a->pg.data_dir),
+			  LF_STR("error", strerror(errno)));
+		finish_action(a, false, "cannot move the data directory aside");
+		return;
+	}
+	log_info("pg.data_dir_moved_aside", LF_STR("path", aside));
+	a->rewind_failed = false;
+	a->was_primary = false;
+	a->has_system_identifier = false;
+	a->checkpoint_timeline = 0;
+	agent_set_pg_state(a, HA_PG_NO_DATA);
+	clone_from(a, d, cluster);
+}
+
 /* ---- rewind --------------------------------------------------------------------- */
 
 static void rewind_done(void *arg, const struct pg_process_result *result)
@@ -633,11 +674,26 @@ static void bootstrap_failed(struct agent *a, const char *why)
 		agent_set_pg_state(a, HA_PG_NO_DATA);
 }
 
+/* bootstrap.dcs becomes `config`, as Patroni writes it.  malloc'd. */
+static char *bootstrap_dynamic_config(const struct agent *a)
+{
+	const struct pgherd_config *c = a->config;
+	json_t *config = json_pack("{s:i, s:i, s:i, s:I, s:{s:b, s:b, s:O}}", "ttl", c->dcs.ttl,
+				   "loop_wait", c->dcs.loop_wait, "retry_timeout", c->dcs.retry_timeout,
+				   "maximum_lag_on_failover", (json_int_t) c->dcs.maximum_lag_on_failover,
+				   "postgresql", "use_pg_rewind", c->dcs.use_pg_rewind, "use_slots",
+				   c->dcs.use_slots, "parameters", c->dcs.parameters);
+	char *text = config ? json_dumps(config, JSON_COMPACT) : NULL;
+
+	json_decref(config);
+	return text;
+}
+
 static void roles_done(void *arg, const struct pg_process_result *result)
 {
 	struct agent *a = arg;
 	char path[AGENT_PATH_MAX + 32];
-	char config[512];
+	char *config;
 
 	a->job = NULL;
 	snprintf(path, sizeof(path), "%s/bootstrap.sql", a->runtime_dir);
@@ -648,12 +704,13 @@ static void roles_done(void *arg, const struct pg_process_result *result)
 	}
 	a->bootstrap = BOOTSTRAP_PUBLISHING;
 	dcs_set_initialize(a->dcs, a->system_identifier, NULL, NULL);
-	snprintf(config, sizeof(config),
-		 "{\"ttl\":%d,\"loop_wait\":%d,\"retry_timeout\":%d,\"maximum_lag_on_failover\":%lld,"
-		 "\"postgresql\":{\"use_pg_rewind\":%s}}",
-		 a->config->dcs.ttl, a->config->dcs.loop_wait, a->config->dcs.retry_timeout,
-		 a->config->dcs.maximum_lag_on_failover, a->config->dcs.use_pg_rewind ? "true" : "false");
+	config = bootstrap_dynamic_config(a);
+	if (!config) {
+		bootstrap_failed(a, "out of memory building the dynamic configuration");
+		return;
+	}
 	dcs_create_if_absent(a->dcs, ZNODE_CONFIG, config, NULL, NULL);
+	free(config);
 	dcs_take_lock_now(a->dcs);
 	/* The election may have given us the lock already (our primary was
 	 * running and we were first in line): then nothing else will tell us. */
@@ -774,6 +831,48 @@ void actions_on_leadership(struct agent *a)
 	}
 }
 
+/* ---- replication slots ------------------------------------------------------- */
+
+static void slots_done(void *arg, const struct pg_process_result *result)
+{
+	struct agent *a = arg;
+	char *sql = a->slots_running;
+
+	a->slot_job = NULL;
+	a->slots_running = NULL;
+	if (result->exit_code != 0) {
+		log_warning("pg.slots_failed", LF_INT("exit_code", result->exit_code),
+			    LF_INT("retry_in_ms", RETRY_AFTER_FAILURE_MS));
+		a->slots_retry_after_ms = now_ms() + RETRY_AFTER_FAILURE_MS;
+		free(sql);
+		return;
+	}
+	free(a->slots_applied);
+	a->slots_applied = sql;
+	log_info("pg.slots_synced");
+}
+
+bool actions_sync_slots(struct agent *a, const char *sql)
+{
+	char passfile_env[sizeof(a->passfile) + 16];
+	char **argv = psql_argv(a, sql, false);
+	char *copy = strdup(sql);
+	snprintf(passfile_env, sizeof(passfile_env), "PGPASSFILE=%s", a->passfile);
+	const char *env[] = { passfile_env, PG_TOOLS_C_LOCALE, NULL };
+	struct pg_process_options options = { .tool = "psql", .argv = argv, .env = env,
+					      .deadline_ms = PSQL_DEADLINE_MS };
+
+	a->slot_job = argv && copy ? pg_process_start(a->base, &options, slots_done, a) : NULL;
+	pg_argv_free(argv);
+	if (!a->slot_job) {
+		free(copy);
+		a->slots_retry_after_ms = now_ms() + RETRY_AFTER_FAILURE_MS;
+		return false;
+	}
+	a->slots_running = copy;
+	return true;
+}
+
 /* ---- dispatch ------------------------------------------------------------------ */
 
 void actions_execute(struct agent *a, const struct ha_decision *d, const struct dcs_cluster *cluster)
@@ -823,11 +922,7 @@ void actions_execute(struct agent *a, const struct ha_decision *d, const struct 
 		rewind_from(a, d, cluster);
 		break;
 	case HA_REINITIALIZE:
-		/* Not carried out yet: the member waits, saying why. */
-		log_warning("ha.action_unsupported", LF_STR("action", ha_action_name(d->action)),
-			    LF_STR("detail", "re-cloning over an existing data directory is not implemented yet"));
-		a->retry_after_ms = now_ms() + 10 * 1000;
-		a->action = HA_NOTHING;
+		reinitialize(a, d, cluster);
 		break;
 	case HA_NOTHING:
 	case HA_WAIT:
@@ -880,6 +975,13 @@ void actions_shutdown(struct agent *a)
 		pg_process_abandon(a->job);
 		a->job = NULL;
 	}
+	if (a->slot_job) {
+		pg_process_abandon(a->slot_job);
+		a->slot_job = NULL;
+	}
+	free(a->slots_running);
+	free(a->slots_applied);
+	a->slots_running = a->slots_applied = NULL;
 	/* Fast shutdown (SIGINT), and run the loop until the postmaster's exit
 	 * is reported: the lock is released only after. */
 	if (a->postmaster && pg_process_signal(a->postmaster, SIGINT)) {

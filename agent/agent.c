@@ -20,6 +20,7 @@
 
 #include "agent/agent_internal.h"
 #include "agent/log.h"
+#include "agent/slots.h"
 #include "agent/version.h"
 
 #define TICK_MS 1000
@@ -120,6 +121,10 @@ static void gather_facts(const struct agent *a, const struct dcs_cluster *cluste
 			     (dynamic && dynamic->use_pg_rewind);
 	f->diverged = a->manages_postgresql && diverged_from_leader(a, cluster);
 	f->rewind_failed = a->rewind_failed;
+	f->remove_data_directory_on_rewind_failure =
+		a->config->postgresql.remove_data_directory_on_rewind_failure;
+	f->remove_data_directory_on_diverged_timelines =
+		a->config->postgresql.remove_data_directory_on_diverged_timelines;
 	/* A half-read view looks like a cluster without a leader: the policy
 	 * must not act on it. */
 	f->dcs_connected = cluster->loaded;
@@ -139,6 +144,57 @@ static void gather_facts(const struct agent *a, const struct dcs_cluster *cluste
 	f->my_election_position = cluster->election_position;
 }
 
+/* Patroni's postgresql.use_slots, from the dynamic configuration only. */
+static bool uses_slots(const struct dcs_cluster *cluster)
+{
+	return cluster->config ? cluster->config->use_slots : true;
+}
+
+/*
+ * The slots this member keeps: on the leader one for every other member,
+ * on a replica none (a slot left from its days as a primary would pin WAL
+ * forever).  Run again whenever the wanted set changes.
+ */
+static void keep_replication_slots(struct agent *a, const struct dcs_cluster *cluster)
+{
+	bool primary = !a->last_status.in_recovery;
+	const char **wanted;
+	char (*names)[SLOT_NAME_MAX + 1];
+	size_t count = 0;
+	char sql[8192];
+
+	/* A primary without the lock is about to stop: not its business. */
+	if (primary && !dcs_is_leader(a->dcs))
+		return;
+	if (a->pg_state != HA_PG_RUNNING || !a->monitor_connected || !cluster->loaded ||
+	    !uses_slots(cluster) || a->slot_job || a->action != HA_NOTHING ||
+	    now_ms() < a->slots_retry_after_ms)
+		return;
+	wanted = calloc(cluster->member_count + 1, sizeof(*wanted));
+	names = calloc(cluster->member_count + 1, sizeof(*names));
+	if (!wanted || !names)
+		goto done;
+	for (size_t i = 0; primary && i < cluster->member_count; i++) {
+		const struct dcs_member *m = &cluster->members[i];
+		if (!m->valid || strcmp(m->name, a->config->name) == 0)
+			continue;
+		slot_name_for_member(m->name, names[count]);
+		wanted[count] = names[count];
+		count++;
+	}
+	if (!slots_sync_sql(wanted, count, sql, sizeof(sql))) {
+		log_warning("pg.slots_skipped", LF_INT("members", (long long) count),
+			    LF_STR("reason", "too many members for one slot script"));
+		a->slots_retry_after_ms = now_ms() + 60 * 1000;
+		goto done;
+	}
+	if (!a->slots_applied || strcmp(sql, a->slots_applied) != 0)
+		(void) actions_sync_slots(a, sql);
+done:
+	free(wanted);
+	free(names);
+}
+
 /* ---- deciding ---------------------------------------------------------- */
 
 static void evaluate(struct agent *a)
@@ -154,6 +210,7 @@ static void evaluate(struct agent *a)
 	gather_facts(a, cluster, &facts, &candidates);
 	decision = ha_decide(&facts);
 	free(candidates);
+	keep_replication_slots(a, cluster);
 
 	/* One record per change of mind, not one per evaluation. */
 	snprintf(summary, sizeof(summary), "%s %s", ha_action_name(decision.action),
@@ -277,14 +334,19 @@ void agent_publish_status(struct agent *a)
  * against maximum_lag_on_failover. */
 static void publish_leader_position(struct agent *a)
 {
-	char data[64];
+	char data[128], slot[SLOT_NAME_MAX + 1];
+	unsigned long long lsn = a->last_status.flush_lsn;
 
 	if (!dcs_is_leader(a->dcs) || a->last_status.in_recovery ||
-	    (int64_t) a->last_status.flush_lsn == a->status_written_lsn)
+	    (int64_t) lsn == a->status_written_lsn)
 		return;
-	a->status_written_lsn = (int64_t) a->last_status.flush_lsn;
-	snprintf(data, sizeof(data), "{\"optime\":%llu}",
-		 (unsigned long long) a->last_status.flush_lsn);
+	a->status_written_lsn = (int64_t) lsn;
+	/* Patroni lists the leader's own slot name there, at its position. */
+	slot_name_for_member(a->config->name, slot);
+	if (uses_slots(dcs_cluster(a->dcs)))
+		snprintf(data, sizeof(data), "{\"optime\":%llu,\"slots\":{\"%s\":%llu}}", lsn, slot, lsn);
+	else
+		snprintf(data, sizeof(data), "{\"optime\":%llu}", lsn);
 	dcs_write(a->dcs, ZNODE_STATUS, data, NULL, NULL);
 }
 

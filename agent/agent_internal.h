@@ -78,6 +78,13 @@ struct agent {
 	bool refused;
 	bool shutting_down;		/* no more decisions: PostgreSQL is being stopped */
 
+	/* Physical slots for the members that stream from us (see slots.h),
+	 * kept by their own job so that they never hold up an HA action. */
+	struct pg_process *slot_job;
+	char *slots_applied;		/* the script that last succeeded, or NULL */
+	char *slots_running;		/* the script slot_job runs */
+	int64_t slots_retry_after_ms;
+
 	/* The loop. */
 	struct event evaluate_event;
 	struct event tick;
@@ -103,6 +110,9 @@ void actions_on_status(struct agent *agent);
 void actions_on_leadership(struct agent *agent);
 /* Our timeline, from the running server or the last inspection. */
 uint32_t agent_local_timeline(const struct agent *agent);
+/* Run a slot script (slots_sync_sql()); on success it becomes
+ * agent->slots_applied.  Returns false when it cannot be started. */
+bool actions_sync_slots(struct agent *agent, const char *sql);
 /* Look at the data directory (at start and after actions). */
 void actions_inspect_data_dir(struct agent *agent);
 

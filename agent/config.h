@@ -52,6 +52,7 @@ struct pgherd_config {
 		long long maximum_lag_on_failover; /* bytes, default 1048576, >= 0 */
 		bool use_pg_rewind;               /* default false; overridden by
 						     postgresql.use_pg_rewind */
+		bool use_slots;                   /* postgresql.use_slots, default true */
 		json_t *parameters;               /* object, never NULL */
 	} dcs;
 	struct {
@@ -63,6 +64,9 @@ struct pgherd_config {
 		/* Values keep their YAML type: "on" quoted is a string, on unquoted
 		 * is true (YAML 1.1, as Patroni reads it), 100 is an integer. */
 		json_t *parameters; /* object, never NULL */
+		/* Re-clone instead of waiting for an operator (data moved aside). */
+		bool remove_data_directory_on_rewind_failure;
+		bool remove_data_directory_on_diverged_timelines;
 		char **pg_hba;      /* lines, in order */
 		size_t n_pg_hba;
 	} postgresql;

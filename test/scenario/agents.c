@@ -119,8 +119,10 @@ bool test_agent_start(struct test_agent *agent, const char *name, const struct h
 			 "    superuser: {username: postgres, password: test-superuser-secret}\n"
 			 "    replication: {username: replicator, password: test-replication-secret}\n"
 			 "  parameters: {fsync: off, shared_buffers: 16MB}\n"
-			 "  use_pg_rewind: true\n",
-			 harness_mkdir(relpath));
+			 "  use_pg_rewind: %s\n"
+			 "%s",
+			 harness_mkdir(relpath), options->without_pg_rewind ? "false" : "true",
+			 options->postgresql_yaml ? options->postgresql_yaml : "");
 	}
 	snprintf(agent->name, sizeof(agent->name), "%s", name);
 	snprintf(config, sizeof(config),

@@ -31,6 +31,11 @@ struct test_agent_options {
 	/* Give the agent a data directory and credentials: it runs PostgreSQL.
 	 * Without, it only takes part in the coordination. */
 	bool manage_postgresql;
+	/* More keys of the postgresql section, each line indented by two
+	 * spaces ("  use_slots: false\n"); may be NULL. */
+	const char *postgresql_yaml;
+	/* The members use pg_rewind unless this is set. */
+	bool without_pg_rewind;
 };
 
 /*

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -89,10 +90,9 @@ static int streaming_replicas(const struct cluster *c, int primary)
 /* Bootstrap a cluster and return the primary, with both replicas streaming
  * and a table `probe` written and replicated.  extra_yaml[i] is appended to
  * member i's configuration (NULL for none). */
-static int cluster_start_with(struct cluster *c, const char *scope, const char *const *extra_yaml)
+static int cluster_start_options(struct cluster *c, const char *scope,
+				 const char *const *extra_yaml, struct test_agent_options options)
 {
-	struct test_agent_options options = { .scope = scope, .session_timeout = SESSION_TIMEOUT_S,
-					      .manage_postgresql = true };
 	int64_t started = harness_now_ms();
 	int primary = -1;
 
@@ -125,6 +125,17 @@ static int cluster_start_with(struct cluster *c, const char *scope, const char *
 	       MEMBERS - 1, (long long) (harness_now_ms() - started));
 	assert_true(sql(c, primary, "CREATE TABLE probe (id bigint)", NULL, 0));
 	return primary;
+}
+
+static struct test_agent_options default_options(const char *scope)
+{
+	return (struct test_agent_options){ .scope = scope, .session_timeout = SESSION_TIMEOUT_S,
+					    .manage_postgresql = true };
+}
+
+static int cluster_start_with(struct cluster *c, const char *scope, const char *const *extra_yaml)
+{
+	return cluster_start_options(c, scope, extra_yaml, default_options(scope));
 }
 
 static int cluster_start(struct cluster *c, const char *scope)
@@ -211,6 +222,26 @@ static void test_bootstrap_three_empty_directories(void **state)
 			"SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_replication", value,
 			sizeof(value)));
 	assert_string_equal(value, "replicator");
+
+	/* The leader keeps one physical slot per replica, named as Patroni
+	 * names them, and each replica streams through its own. */
+	assert_true(sql(&c, primary,
+			"SELECT string_agg(slot_name || ':' || active::text, ',' ORDER BY slot_name)"
+			" FROM pg_replication_slots WHERE slot_type = 'physical' AND NOT temporary",
+			value, sizeof(value)));
+	char expected[64] = "";
+	for (int i = 0; i < MEMBERS; i++)
+		if (i != primary)
+			snprintf(expected + strlen(expected), sizeof(expected) - strlen(expected),
+				 "%snode%d:true", expected[0] ? "," : "", i + 1);
+	assert_string_equal(value, expected);
+	/* `status` has the leader's position and its own slot, as Patroni's. */
+	char status[256], want[32];
+	snprintf(path, sizeof(path), "%s/status", c.base);
+	assert_int_equal(zk_client_get(c.client, path, status, sizeof(status), NULL), ZOK);
+	snprintf(want, sizeof(want), "\"slots\":{\"node%d\":", primary + 1);
+	if (!strstr(status, "\"optime\":") || !strstr(status, want))
+		fail_msg("status should hold optime and slots.node%d: %s", primary + 1, status);
 }
 
 static void test_node_loss_fails_over_without_losing_replicated_rows(void **state)
@@ -285,6 +316,64 @@ static void test_node_loss_fails_over_without_losing_replicated_rows(void **stat
 	assert_string_equal(value, "1");
 	assert_true(sql(&c, primary, "SELECT pg_is_in_recovery()::text", value, sizeof(value)));
 	assert_string_equal(value, "true");
+}
+
+/* The member's data directory in the run directory. */
+static const char *data_dir(const struct cluster *c, int member)
+{
+	static char path[512];
+	snprintf(path, sizeof(path), "%s/%s/node%d/data", harness_run_dir(), c->scope, member + 1);
+	return path;
+}
+
+static void test_diverged_former_primary_is_cloned_again(void **state)
+{
+	(void) state;
+	struct cluster c;
+	char value[64];
+	struct test_agent_options options = default_options("reinit");
+	int64_t failover_ms;
+
+	/* No pg_rewind: a former primary can only come back as a fresh copy. */
+	options.without_pg_rewind = true;
+	options.postgresql_yaml = "  remove_data_directory_on_diverged_timelines: true\n";
+	int primary = cluster_start_options(&c, "reinit", NULL, options);
+	assert_true(sql(&c, primary, "INSERT INTO probe SELECT generate_series(1, 100)", NULL, 0));
+	wait_replicated(&c, primary);
+	pid_t postmaster = postmaster_pid(&c, primary);
+	int64_t killed_at = harness_now_ms();
+	assert_int_equal(harness_kill(c.agent[primary].pid), 9);
+	assert_int_equal(kill(postmaster, SIGKILL), 0);
+	c.agent[primary].pid = 0;
+	int next = wait_writable(&c, primary, killed_at, &failover_ms);
+	assert_true(next >= 0);
+	assert_true(sql(&c, next, "INSERT INTO probe VALUES (2000)", NULL, 0));
+
+	size_t from = test_agent_lines(&c.agent[primary]);
+	assert_true(test_agent_restart(&c.agent[primary]));
+	json_t *moved = NULL;
+	assert_true(test_agent_wait(&c.agent[primary], "pg.data_dir_moved_aside", from, WAIT_MS, &moved));
+	const char *aside = json_string_value(json_object_get(moved, "path"));
+	assert_non_null(aside);
+	/* The old data is kept, with its own pg_control, for an operator. */
+	char control[600];
+	snprintf(control, sizeof(control), "%s/global/pg_control", aside);
+	assert_int_equal(access(control, F_OK), 0);
+	assert_non_null(strstr(aside, data_dir(&c, primary)));
+	json_decref(moved);
+
+	bool streaming = false;
+	for (int64_t since = harness_now_ms(); !streaming && harness_now_ms() - since < WAIT_MS;) {
+		streaming = streaming_replicas(&c, next) == MEMBERS - 1;
+		if (!streaming)
+			harness_sleep_ms(50);
+	}
+	assert_true(streaming);
+	wait_replicated(&c, next);
+	assert_true(sql(&c, primary, "SELECT count(*) FROM probe WHERE id = 2000", value, sizeof(value)));
+	assert_string_equal(value, "1");
+	assert_true(test_agent_wait(&c.agent[primary], "pg.cloned", from, 1000, NULL));
+	assert_int_equal(test_agent_count(&c.agent[primary], "pg.rewound"), 0);
 }
 
 static void test_postmaster_crash_restarts_in_place(void **state)
@@ -446,6 +535,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bootstrap_three_empty_directories,
 						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_node_loss_fails_over_without_losing_replicated_rows,
+						harness_test_setup, harness_test_teardown),
+		cmocka_unit_test_setup_teardown(test_diverged_former_primary_is_cloned_again,
 						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_postmaster_crash_restarts_in_place,
 						harness_test_setup, harness_test_teardown),
