@@ -529,6 +529,66 @@ static void test_nofailover_member_is_never_promoted(void **state)
 	assert_int_equal(test_agent_count(&c.agent[2], "election.candidate"), 0);
 }
 
+static void test_lagging_replica_is_not_promoted(void **state)
+{
+	(void) state;
+	struct cluster c;
+	char value[64], path[128], status[256];
+	int primary = cluster_start(&c, "lagging");
+	int lagging = (primary + 1) % MEMBERS, other = (primary + 2) % MEMBERS;
+
+	wait_replicated(&c, primary);
+	/* Freeze the lagging member's WAL receiver: it stays connected but
+	 * receives nothing more. */
+	assert_true(sql(&c, lagging, "SELECT pid::text FROM pg_stat_wal_receiver", value, sizeof(value)));
+	pid_t receiver = (pid_t) atoi(value);	/* NOLINT: a pid PostgreSQL printed */
+	assert_true(receiver > 0);
+	/* A PostgreSQL child, not the harness's: signalled directly. */
+	assert_int_equal(kill(receiver, SIGSTOP), 0);
+	/* Far more WAL than maximum_lag_on_failover (1 MB by default). */
+	assert_true(sql(&c, primary, "INSERT INTO probe SELECT generate_series(1, 100000)", NULL, 0));
+	assert_true(sql(&c, primary, "SELECT pg_current_wal_flush_lsn()::text", value, sizeof(value)));
+	/* The leader publishes that position in `status` within a second. */
+	char optime[32];
+	assert_true(sql(&c, primary, "SELECT (pg_current_wal_flush_lsn() - '0/0')::bigint::text", optime,
+			sizeof(optime)));
+	snprintf(path, sizeof(path), "%s/status", c.base);
+	bool published = false;
+	for (int tries = 0; tries < 100 && !published; tries++) {
+		char *at;
+		status[0] = '\0';
+		(void) zk_client_get(c.client, path, status, sizeof(status), NULL);
+		at = strstr(status, "\"optime\":");
+		published = at && strtoull(at + 9, NULL, 10) >= strtoull(optime, NULL, 10);
+		harness_sleep_ms(50);
+	}
+	assert_true(published);
+
+	/* The primary and the up-to-date replica go: only the lagging one is
+	 * left, and it must not become the primary. */
+	pid_t postmasters[2] = { postmaster_pid(&c, primary), postmaster_pid(&c, other) };
+	size_t from = test_agent_lines(&c.agent[lagging]);
+	assert_int_equal(harness_kill(c.agent[primary].pid), 9);
+	assert_int_equal(harness_kill(c.agent[other].pid), 9);
+	c.agent[primary].pid = c.agent[other].pid = 0;
+	kill(postmasters[0], SIGKILL);
+	kill(postmasters[1], SIGKILL);
+	harness_sleep_ms((int) (SESSION_TIMEOUT_S * 1000) + 3000);
+	/* Its primary is gone: there is nothing left to receive. */
+	kill(receiver, SIGCONT);
+
+	assert_true(sql(&c, lagging, "SELECT pg_is_in_recovery()::text", value, sizeof(value)));
+	assert_string_equal(value, "true");
+	assert_int_equal(test_agent_count(&c.agent[lagging], "pg.promoted"), 0);
+	json_t *record = NULL;
+	assert_true(test_agent_wait(&c.agent[lagging], "ha.may_not_lead", from, 1000, &record));
+	const char *reason = json_string_value(json_object_get(record, "reason"));
+	if (!reason || !strstr(reason, "maximum_lag_on_failover"))
+		fail_msg("the lagging member should say it is too far behind, said: %s",
+			 reason ? reason : "(nothing)");
+	json_decref(record);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -546,6 +606,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sigterm_hands_the_primary_over,
 						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_frozen_primary_agent_is_replaced_and_stops_writes,
+						harness_test_setup, harness_test_teardown),
+		cmocka_unit_test_setup_teardown(test_lagging_replica_is_not_promoted,
 						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_nofailover_member_is_never_promoted,
 						harness_test_setup, harness_test_teardown),
