@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,7 @@ bool test_agent_start(struct test_agent *agent, const char *name, const struct h
 
 	memset(agent, 0, sizeof(*agent));
 	agent->pg_port = pg_port;
+	agent->as_pid1 = options->as_pid1;
 	if (options->manage_postgresql) {
 		snprintf(relpath, sizeof(relpath), "%s/%s", options->scope, name);
 		snprintf(postgresql, sizeof(postgresql),
@@ -169,11 +171,47 @@ bool test_agent_restart(struct test_agent *agent)
 
 	if (!binary)
 		return false;
+	if (agent->as_pid1) {
+		/* unshare needs root; setpriv then drops to the service user, and
+		 * execs the agent, which becomes PID 1.  --kill-child takes the
+		 * namespace down with unshare when the harness stops it. */
+		char uid[32], gid[32];
+		snprintf(uid, sizeof(uid), "--reuid=%d", (int) harness_service_uid());
+		snprintf(gid, sizeof(gid), "--regid=%d", (int) harness_service_gid());
+		char *const pid1_argv[] = { "unshare", "--pid", "--fork", "--kill-child", "setpriv",
+					    uid, gid, "--clear-groups", (char *) binary,
+					    (char *) agent->config_path, NULL };
+		agent->pid = harness_spawn(agent->name, pid1_argv, NULL, agent->log_path, false);
+		/* unshare ignores SIGTERM while it waits; killing it kills the
+		 * whole namespace, which is what a teardown wants. */
+		if (agent->pid > 0)
+			harness_set_stop_signal(agent->pid, SIGKILL);
+		return agent->pid > 0;
+	}
 	argv[0] = (char *) binary;
 	argv[1] = (char *) agent->config_path;
 	argv[2] = NULL;
 	agent->pid = harness_spawn(agent->name, argv, NULL, agent->log_path, true);
 	return agent->pid > 0;
+}
+
+pid_t test_agent_host_pid(const struct test_agent *agent)
+{
+	char path[64], line[256];
+	pid_t child = 0;
+	FILE *f;
+
+	if (!agent->as_pid1 || agent->pid <= 0)
+		return agent->pid;
+	/* unshare --fork has exactly one child: the namespace's PID 1. */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int) agent->pid, (int) agent->pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(line, sizeof(line), f))
+		child = (pid_t) strtol(line, NULL, 10);
+	fclose(f);
+	return child;
 }
 
 bool test_agent_wait(const struct test_agent *agent, const char *event, size_t from,

@@ -22,6 +22,9 @@ struct test_agent {
 	const char *config_path;
 	const char *log_path;
 	int pg_port;		/* where its PostgreSQL listens */
+	/* Runs as PID 1 of its own PID namespace (unshare --pid --fork), as in
+	 * a container; pid is then unshare's, see test_agent_host_pid(). */
+	bool as_pid1;
 };
 
 struct test_agent_options {
@@ -36,6 +39,8 @@ struct test_agent_options {
 	const char *postgresql_yaml;
 	/* The members use pg_rewind unless this is set. */
 	bool without_pg_rewind;
+	/* Start the agent as PID 1 of a new PID namespace (needs root). */
+	bool as_pid1;
 };
 
 /*
@@ -55,6 +60,9 @@ const char *test_repo_root(void);
 
 bool test_agent_start(struct test_agent *agent, const char *name, const struct harness_zk *zk,
 		      const struct test_agent_options *options);
+/* The agent's own pid as this test sees it: agent->pid, or for an agent
+ * running as PID 1 of its namespace, unshare's child.  0 if gone. */
+pid_t test_agent_host_pid(const struct test_agent *agent);
 /* Start again with the same name, configuration and log file. */
 bool test_agent_restart(struct test_agent *agent);
 

@@ -3,6 +3,7 @@
  * postmaster crash, checked through what clients see (which member accepts
  * writes, and which rows it has).
  */
+#include <dirent.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -589,6 +590,144 @@ static void test_lagging_replica_is_not_promoted(void **state)
 	json_decref(record);
 }
 
+/* Zombies whose parent is pid: children it failed to reap. */
+static int zombies_of(pid_t parent)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *entry;
+	int zombies = 0;
+
+	while (proc && (entry = readdir(proc)) != NULL) {
+		char path[300], stat[512], *after_name;
+		char state;
+		int ppid;
+		FILE *f;
+
+		if (entry->d_name[0] < '0' || entry->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", entry->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(stat, sizeof(stat), f) && (after_name = strrchr(stat, ')')) != NULL &&
+		    sscanf(after_name + 1, " %c %d", &state, &ppid) == 2 && state == 'Z' &&
+		    ppid == (int) parent)
+			zombies++;
+		fclose(f);
+	}
+	if (proc)
+		closedir(proc);
+	return zombies;
+}
+
+/* The member's PostgreSQL as pg_controldata describes it ("shut down"...). */
+static bool cluster_state(const struct cluster *c, int member, char *out, size_t size)
+{
+	char path[600], line[256], program[300];
+	bool found = false;
+	FILE *f;
+
+	snprintf(program, sizeof(program), "%s/pg_controldata", harness_pg_bindir());
+	snprintf(path, sizeof(path), "%s/controldata-node%d.txt", harness_run_dir(), member + 1);
+	char *const argv[] = { program, (char *) data_dir(c, member), NULL };
+	char *const envp[] = { "LC_ALL=C", NULL };
+	if (!harness_run("pg_controldata", argv, envp, path, true, 10000, NULL))
+		return false;
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Database cluster state: %*[ ]%255[^\n]", out) == 1 ||
+		    sscanf(line, "Database cluster state:%*[ ]%255[^\n]", out) == 1)
+			found = true;
+	fclose(f);
+	(void) size;
+	return found;
+}
+
+/*
+ * As in a container: every agent is PID 1 of its own PID namespace.  It
+ * reaps the orphans that land on it (here from archive_command, which
+ * leaves a background subshell behind), and SIGTERM hands the primary over
+ * and stops PostgreSQL cleanly before the agent, and so the namespace, ends.
+ */
+static void test_agent_as_pid1_reaps_orphans_and_hands_over(void **state)
+{
+	(void) state;
+	struct cluster c;
+	struct test_agent_options options = default_options("pid1");
+	char extra[1024], marker_path[400], value[64];
+	const char *extra_yaml[MEMBERS];
+	int64_t gap_ms;
+
+	if (geteuid() != 0)
+		skip();	/* a PID namespace needs root */
+	snprintf(marker_path, sizeof(marker_path), "%s/orphans", harness_mkdir("pid1-orphans"));
+	snprintf(extra, sizeof(extra),
+		 "bootstrap:\n  dcs:\n    postgresql:\n      parameters:\n"
+		 "        archive_mode: 'on'\n"
+		 "        archive_command: '(sleep 0.2; echo reaped >> %s) & true'\n",
+		 marker_path);
+	for (int i = 0; i < MEMBERS; i++)
+		extra_yaml[i] = extra;
+	options.as_pid1 = true;
+	int primary = cluster_start_options(&c, "pid1", extra_yaml, options);
+	pid_t agent = test_agent_host_pid(&c.agent[primary]);
+	assert_true(agent > 0);
+
+	/* It is PID 1 where it runs. */
+	char status_path[64], line[256], nspid[256] = "";
+	snprintf(status_path, sizeof(status_path), "/proc/%d/status", (int) agent);
+	FILE *f = fopen(status_path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "NSpid:", 6) == 0)
+			snprintf(nspid, sizeof(nspid), "%s", line);
+	fclose(f);
+	char expected_nspid[64];
+	snprintf(expected_nspid, sizeof(expected_nspid), "NSpid:\t%d\t1\n", (int) agent);
+	assert_string_equal(nspid, expected_nspid);
+
+	/* Each archived segment leaves an orphan that the agent inherits. */
+	for (int i = 0; i < 3; i++) {
+		assert_true(sql(&c, primary, "INSERT INTO probe VALUES (1)", NULL, 0));
+		assert_true(sql(&c, primary, "SELECT pg_switch_wal()::text", NULL, 0));
+	}
+	int orphans = 0;
+	for (int tries = 0; tries < 100 && orphans < 3; tries++) {
+		FILE *m = fopen(marker_path, "r");
+		orphans = 0;
+		while (m && fgets(line, sizeof(line), m))
+			orphans++;
+		if (m)
+			fclose(m);
+		harness_sleep_ms(50);
+	}
+	assert_true(orphans >= 3);
+	harness_sleep_ms(300);
+	assert_int_equal(zombies_of(agent), 0);
+
+	/* SIGTERM: the primary is handed over and stopped cleanly. */
+	wait_replicated(&c, primary);
+	int64_t stopped_at = harness_now_ms();
+	assert_true(kill(agent, SIGTERM) == 0);
+	int next = wait_writable(&c, primary, stopped_at, &gap_ms);
+	printf("     writes resumed on node%d %lld ms after SIGTERM to PID 1\n", next + 1,
+	       (long long) gap_ms);
+	assert_true(next >= 0 && next != primary);
+	if (gap_ms > 2000)
+		fail_msg("writes resumed after %lld ms; expected within 2 s", (long long) gap_ms);
+	/* The agent exits by itself once PostgreSQL stopped, and unshare with
+	 * it, with its status (0). */
+	for (int64_t since = harness_now_ms();
+	     harness_is_running(c.agent[primary].pid) && harness_now_ms() - since < 10000;)
+		harness_sleep_ms(20);
+	assert_false(harness_is_running(c.agent[primary].pid));
+	assert_int_equal(harness_stop(c.agent[primary].pid, 1000), 0);
+	c.agent[primary].pid = 0;
+	assert_true(test_agent_wait(&c.agent[primary], "agent.stopped", 0, 1000, NULL));
+	assert_true(cluster_state(&c, primary, value, sizeof(value)));
+	assert_string_equal(value, "shut down");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -608,6 +747,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_frozen_primary_agent_is_replaced_and_stops_writes,
 						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_lagging_replica_is_not_promoted,
+						harness_test_setup, harness_test_teardown),
+		cmocka_unit_test_setup_teardown(test_agent_as_pid1_reaps_orphans_and_hands_over,
 						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_nofailover_member_is_never_promoted,
 						harness_test_setup, harness_test_teardown),
