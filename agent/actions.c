@@ -99,6 +99,8 @@ static void controldata_done(void *arg, const struct pg_process_result *result)
 			  control.state == PG_CLUSTER_SHUT_DOWN) &&
 			 !data_dir_has(a, "backup_label") && !data_dir_has(a, "standby.signal");
 	a->checkpoint_timeline = control.checkpoint_timeline;
+	a->clean_shutdown = control.state == PG_CLUSTER_SHUT_DOWN;
+	a->checkpoint_lsn = control.checkpoint_lsn;
 	log_info("pg.inspected", LF_STR("data_dir", a->pg.data_dir),
 		 LF_STR("state", pg_cluster_state_name(control.state)),
 		 LF_INT("timeline", control.checkpoint_timeline), LF_BOOL("was_primary", a->was_primary));
@@ -176,6 +178,7 @@ void actions_inspect_data_dir(struct agent *a)
 /* ---- the postmaster ------------------------------------------------------ */
 
 static void bootstrap_failed(struct agent *a, const char *why);
+static void hand_over_lock(struct agent *a);
 
 static void postmaster_done(void *arg, const struct pg_process_result *result)
 {
@@ -200,6 +203,8 @@ static void postmaster_done(void *arg, const struct pg_process_result *result)
 		if (dcs_holds_lock(a->dcs))
 			dcs_release_leadership(a->dcs);
 		finish_action(a, true, "stopped");
+	} else if (a->action == HA_SWITCHOVER) {
+		hand_over_lock(a);
 	} else if (a->action == HA_BOOTSTRAP && !asked) {
 		/* The new cluster cannot start (a pg_hba line PostgreSQL rejects,
 		 * say): give the bootstrap up so another member can try. */
@@ -207,6 +212,45 @@ static void postmaster_done(void *arg, const struct pg_process_result *result)
 	} else if (a->action == HA_START_PRIMARY || a->action == HA_START_REPLICA) {
 		finish_action(a, false, "PostgreSQL exited while starting");
 	}
+}
+
+/*
+ * The second half of a switchover: PostgreSQL stopped cleanly, and a fast
+ * shutdown ends only once the streaming replicas have every byte of WAL, the
+ * shutdown checkpoint included.  Record that last position in `status`,
+ * then release the lock: the candidate's watch fires at once and it takes
+ * over.  We stay down until someone leads, then follow them.
+ */
+static void hand_over_lock(struct agent *a)
+{
+	char data[64];
+
+	snprintf(data, sizeof(data), "{\"optime\":%llu}",
+		 (unsigned long long) a->last_status.flush_lsn);
+	if (dcs_is_leader(a->dcs))
+		dcs_write(a->dcs, ZNODE_STATUS, data, NULL, NULL);
+	if (dcs_holds_lock(a->dcs))
+		dcs_release_leadership(a->dcs);
+	a->stand_down_until_ms = now_ms() + 2 * (int64_t) config_session_timeout_ms(a->config);
+	log_info("ha.switchover_released", LF_INT("optime", (long long) a->last_status.flush_lsn));
+	/* Whether it may simply follow the new leader depends on where its WAL
+	 * ends (agent.c, diverged_from_leader): wait for pg_controldata. */
+	agent_set_pg_state(a, HA_PG_UNKNOWN);
+	actions_inspect_data_dir(a);
+	finish_action(a, true, "handed over");
+}
+
+/* The first half of a switchover: a fast shutdown (SIGINT), with the
+ * shutdown checkpoint that makes a clean stop. */
+static void switchover(struct agent *a)
+{
+	if (!a->postmaster || !pg_process_signal(a->postmaster, SIGINT)) {
+		finish_action(a, false, "PostgreSQL is not our running child: cannot stop it");
+		return;
+	}
+	log_info("pg.stopping", LF_STR("mode", "fast"), LF_STR("reason", "switchover"));
+	a->stopping = true;
+	agent_set_pg_state(a, HA_PG_STOPPING);
 }
 
 /* primary_conninfo and the clone source: the target member's conn_url. */
@@ -823,6 +867,10 @@ void actions_on_status(struct agent *a)
 
 void actions_on_leadership(struct agent *a)
 {
+	/* Patroni: whoever acquires the lock clears the request that got it
+	 * there (or that it overrode). */
+	if (dcs_is_leader(a->dcs) && dcs_cluster(a->dcs)->failover && a->action != HA_SWITCHOVER)
+		dcs_delete(a->dcs, ZNODE_FAILOVER, NULL, NULL);
 	if (a->action == HA_BOOTSTRAP && a->bootstrap == BOOTSTRAP_PUBLISHING &&
 	    dcs_is_leader(a->dcs)) {
 		log_info("pg.bootstrapped", LF_HEX("system_identifier", a->system_identifier));
@@ -920,6 +968,15 @@ void actions_execute(struct agent *a, const struct ha_decision *d, const struct 
 		break;
 	case HA_REWIND:
 		rewind_from(a, d, cluster);
+		break;
+	case HA_SWITCHOVER:
+		switchover(a);
+		break;
+	case HA_CLEAR_FAILOVER:
+		log_info("ha.failover_cleared", LF_STR("reason", d->reason));
+		dcs_delete(a->dcs, ZNODE_FAILOVER, NULL, NULL);
+		/* The watch on `failover` asks the policy again once it is gone. */
+		a->action = HA_NOTHING;
 		break;
 	case HA_REINITIALIZE:
 		reinitialize(a, d, cluster);

@@ -49,13 +49,34 @@ uint32_t agent_local_timeline(const struct agent *a)
 
 /*
  * A former primary joining another leader may hold WAL that leader never
- * had.  It always goes through pg_rewind, which costs almost nothing when
- * nothing diverged; actions.c waits until the leader is ready to be a
- * rewind source (see rewind_source_ready()).
+ * had.  After a crash we cannot tell where its WAL ends, so it goes through
+ * pg_rewind, which costs almost nothing when nothing diverged (actions.c
+ * waits until the leader can be a rewind source, see rewind_source_ready()).
+ * After a clean shutdown its WAL ends with the shutdown checkpoint: it
+ * diverged only if the leader's timeline forked off ours at or before that
+ * checkpoint (history says where).  Until history says, it starts as a
+ * replica: PostgreSQL itself refuses to follow a timeline that forked
+ * before its recovery point.
  */
 static bool diverged_from_leader(const struct agent *a, const struct dcs_cluster *cluster)
 {
-	return a->was_primary && cluster->leader && strcmp(cluster->leader, a->config->name) != 0;
+	if (!a->was_primary || !cluster->leader || strcmp(cluster->leader, a->config->name) == 0)
+		return false;
+	if (!a->clean_shutdown)
+		return true;
+	for (size_t i = 0; cluster->history && i < cluster->history->n_lines; i++) {
+		const struct znode_history_line *line = &cluster->history->lines[i];
+		if (line->timeline == (int64_t) a->checkpoint_timeline)
+			return line->lsn >= 0 && (uint64_t) line->lsn <= a->checkpoint_lsn;
+	}
+	return false;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static const struct znode_config *cluster_config(const struct dcs_cluster *cluster)
@@ -139,6 +160,16 @@ static void gather_facts(const struct agent *a, const struct dcs_cluster *cluste
 					     : a->config->dcs.maximum_lag_on_failover;
 	f->primary_start_timeout_s = dynamic ? dynamic->primary_start_timeout : 300;
 	f->paused = dynamic && dynamic->pause;
+	f->loop_wait_s = dynamic ? dynamic->loop_wait : a->config->dcs.loop_wait;
+	if (cluster->failover) {
+		f->has_failover = true;
+		f->failover_leader = cluster->failover->leader;
+		f->failover_candidate = cluster->failover->member;
+		f->failover_scheduled = cluster->failover->scheduled_at != NULL;
+		f->failover_due_in_ms = f->failover_scheduled
+						? cluster->failover->scheduled_at_ms - wall_ms()
+						: 0;
+	}
 	f->n_candidates = gather_candidates(a, cluster, candidates);
 	f->candidates = *candidates;
 	f->my_election_position = cluster->election_position;
@@ -406,6 +437,10 @@ static void on_pg_status(void *arg, const struct pg_monitor_status *status)
 	 * data: starting it read-only does not make its WAL the leader's. */
 	if (!status->in_recovery)
 		a->was_primary = true;
+	else if (status->replication_state == PG_REPLICATION_STREAMING)
+		/* Streaming the leader's WAL: whatever it held of its own is
+		 * behind it now. */
+		a->was_primary = false;
 	if (a->pg_state != HA_PG_RUNNING)
 		agent_set_pg_state(a, HA_PG_RUNNING);
 	agent_publish_status(a);

@@ -52,6 +52,10 @@ struct agent {
 	bool has_system_identifier;
 	uint64_t system_identifier;
 	uint32_t checkpoint_timeline;	/* pg_controldata's, 0 when not inspected */
+	/* pg_controldata said "shut down": the WAL ends with the shutdown
+	 * checkpoint at checkpoint_lsn. */
+	bool clean_shutdown;
+	uint64_t checkpoint_lsn;
 	bool rewind_failed;		/* the last pg_rewind failed */
 	bool monitor_connected;
 	struct pg_monitor_status last_status;

@@ -26,8 +26,13 @@
  *  10. PostgreSQL is down (stopped, crashed, failed)  -> START_REPLICA
  *  11. PostgreSQL runs as a replica                   -> FOLLOW, NOTHING, WAIT
  *
+ * Rule 7 for a running primary first looks at a `failover` request: wait
+ * for its time, clear it (stale, not for us, no healthy candidate), or
+ * SWITCHOVER: stop gracefully and hand the lock to the candidate.
+ *
  * Then maintenance mode: when paused, the decision is reported with
- * "PAUSE: " and only NOTHING, WAIT and RELEASE_LOCK survive (Patroni 2.8).
+ * "PAUSE: " and only NOTHING, WAIT, RELEASE_LOCK, CLEAR_FAILOVER and a
+ * SWITCHOVER to a named candidate survive (Patroni 2.8).
  *
  * Why this order:
  *  - A data directory of another cluster must never be started, joined or
@@ -165,19 +170,33 @@ static bool could_lead(const struct ha_facts *facts, const struct ha_candidate *
 	       !candidate->nofailover && candidate->has_wal_position;
 }
 
-/* Patroni's is_failover_possible(): a replica could take over from us
- * within maximum_lag_on_failover. */
-static bool failover_is_possible(const struct ha_facts *facts)
+/* Patroni's is_failover_possible(): a replica (the named one, when only is
+ * not NULL) could take over from us within maximum_lag_on_failover. */
+static bool failover_possible_to(const struct ha_facts *facts, const char *only)
 {
 	uint64_t behind;
 
 	for (size_t i = 0; i < facts->n_candidates; i++) {
 		const struct ha_candidate *candidate = &facts->candidates[i];
-		if (could_lead(facts, candidate) && !candidate->primary &&
+		if ((only == NULL || same_name(candidate->name, only)) &&
+		    could_lead(facts, candidate) && !candidate->primary &&
 		    !lags_too_far(facts, candidate->wal_position, &behind))
 			return true;
 	}
 	return false;
+}
+
+static bool failover_is_possible(const struct ha_facts *facts)
+{
+	return failover_possible_to(facts, NULL);
+}
+
+/* A `failover` request that the lock holder acts on now: present, and not
+ * scheduled for later. */
+static bool manual_failover_due(const struct ha_facts *facts)
+{
+	return facts->has_failover &&
+	       (!facts->failover_scheduled || facts->failover_due_in_ms <= 0);
 }
 
 /* Whether PostgreSQL has spent primary_start_timeout in its current state
@@ -267,6 +286,26 @@ bool ha_may_take_lock(const struct ha_facts *facts, char *reason, size_t reason_
 		write_reason(reason, reason_size, "my wal position is not known");
 		return false;
 	}
+	/* Patroni 2.3 step 5 and 2.9: a switchover or failover in progress.
+	 * The named candidate takes the lock; the others wait for it while it
+	 * runs.  The member being switched away from never takes it back. */
+	if (manual_failover_due(facts)) {
+		const struct ha_candidate *named = find_member(facts, facts->failover_candidate);
+		if (same_name(facts->failover_candidate, facts->name)) {
+			write_reason(reason, reason_size,
+			    "I am (%s), the candidate of a manual failover", facts->name);
+			return true;
+		}
+		if (named != NULL && named->running) {
+			write_reason(reason, reason_size, "manual failover to %s in progress", named->name);
+			return false;
+		}
+		if (same_name(facts->failover_leader, facts->name)) {
+			write_reason(reason, reason_size,
+			    "a switchover away from me (%s) is in progress", facts->name);
+			return false;
+		}
+	}
 	if (lags_too_far(facts, facts->wal_position, &behind)) {
 		write_reason(reason, reason_size,
 		    "My wal position exceeds maximum replication lag (%llu bytes behind the last primary position "
@@ -352,6 +391,40 @@ static struct ha_decision decide_empty_data_directory(const struct ha_facts *fac
 	return decided(HA_WAIT, NULL, "waiting for leader to bootstrap");
 }
 
+/* Rule 7a': the lock holder and a `failover` request (Patroni 2.9). */
+static struct ha_decision decide_manual_failover(const struct ha_facts *facts)
+{
+	const char *candidate = facts->failover_candidate;
+
+	if (facts->failover_scheduled && facts->failover_due_in_ms > 0)
+		return decided(HA_NOTHING, NULL,
+			       "no action. I am (%s), the leader with the lock; switchover scheduled in %lld s",
+			       facts->name, (long long) ((facts->failover_due_in_ms + 999) / 1000));
+	/* Patroni drops a schedule more than 1.5 x loop_wait in the past: the
+	 * operator asked for a switchover then, not whenever we come back. */
+	if (facts->failover_scheduled &&
+	    -facts->failover_due_in_ms > facts->loop_wait_s * 1500)
+		return decided(HA_CLEAR_FAILOVER, NULL,
+			       "Found a stale failover value, cleaning up (scheduled %lld s ago)",
+			       (long long) (-facts->failover_due_in_ms / 1000));
+	if (facts->failover_leader != NULL && !same_name(facts->failover_leader, facts->name))
+		return decided(HA_CLEAR_FAILOVER, NULL,
+			       "manual failover: leader name does not match: %s != %s",
+			       facts->failover_leader, facts->name);
+	if (same_name(candidate, facts->name))
+		return decided(HA_CLEAR_FAILOVER, NULL,
+			       "manual failover: I am already the leader, no need to failover");
+	if (!failover_possible_to(facts, candidate)) {
+		if (candidate != NULL)
+			return decided(HA_CLEAR_FAILOVER, NULL,
+				       "manual failover: %s is not a running replica within maximum_lag_on_failover",
+				       candidate);
+		return decided(HA_CLEAR_FAILOVER, NULL,
+			       "manual failover: no healthy replica to hand over to");
+	}
+	return decided(HA_SWITCHOVER, candidate, "manual failover: demoting myself");
+}
+
 /* Rule 7: we hold the lock (Patroni 2.4, 2.10). */
 static struct ha_decision decide_as_lock_holder(const struct ha_facts *facts)
 {
@@ -360,9 +433,12 @@ static struct ha_decision decide_as_lock_holder(const struct ha_facts *facts)
 	switch (facts->pg_state) {
 	case HA_PG_RUNNING:
 		/* 7a-7c. */
-		if (facts->pg_role == HA_ROLE_PRIMARY)
+		if (facts->pg_role == HA_ROLE_PRIMARY) {
+			if (facts->has_failover)
+				return decide_manual_failover(facts);
 			return decided(HA_NOTHING, NULL,
 				       "no action. I am (%s), the leader with the lock", facts->name);
+		}
 		if (facts->pg_role == HA_ROLE_REPLICA)
 			return decided(HA_PROMOTE, NULL,
 				       "promoted self to leader by acquiring session lock");
@@ -582,7 +658,9 @@ static struct ha_decision in_maintenance_mode(const struct ha_facts *facts,
 	if (unpaused->action == HA_REFUSE_TO_START && facts->holds_lock)
 		return decided(HA_RELEASE_LOCK, NULL, "PAUSE: released the leader key: %s",
 			       unpaused->reason);
-	if (unpaused->action == HA_NOTHING || unpaused->action == HA_WAIT)
+	if (unpaused->action == HA_NOTHING || unpaused->action == HA_WAIT ||
+	    unpaused->action == HA_CLEAR_FAILOVER ||
+	    (unpaused->action == HA_SWITCHOVER && facts->failover_candidate != NULL))
 		return decided(unpaused->action, unpaused->target, "PAUSE: %s", unpaused->reason);
 	return decided(HA_NOTHING, NULL, "PAUSE: would %s, but the cluster is in maintenance mode (%s)",
 		       ha_action_name(unpaused->action), unpaused->reason);
@@ -620,6 +698,8 @@ const char *ha_action_name(enum ha_action action)
 	case HA_REINITIALIZE: return "reinitialize";
 	case HA_RELEASE_LOCK: return "release_lock";
 	case HA_REFUSE_TO_START: return "refuse_to_start";
+	case HA_SWITCHOVER: return "switchover";
+	case HA_CLEAR_FAILOVER: return "clear_failover";
 	}
 	return "unknown";
 }

@@ -75,6 +75,12 @@ enum ha_action {
 	HA_REFUSE_TO_START,	/* the data directory belongs to another cluster:
 				 * never start, join or lead this one; release the
 				 * lock if held and leave the election (Patroni exits) */
+	HA_SWITCHOVER,		/* a manual switchover or failover: stop PostgreSQL
+				 * fast (its WAL reaches the streaming replicas
+				 * first), then release the lock for target (or
+				 * the best replica): Patroni's 'graceful' mode */
+	HA_CLEAR_FAILOVER,	/* delete a `failover` request that cannot or need
+				 * not be carried out (the reason says why) */
 };
 
 /* Another member, as its members/<name> znode and the queue describe it. */
@@ -147,6 +153,14 @@ struct ha_facts {
 	long long maximum_lag_on_failover; /* bytes; negative counts as 0 */
 	long long primary_start_timeout_s;
 	bool paused;			/* maintenance mode (config "pause") */
+	long long loop_wait_s;		/* config loop_wait */
+	/* A switchover or failover asked for in `failover` (Patroni 2.9). */
+	bool has_failover;
+	const char *failover_leader;	/* from this member only; NULL = any */
+	const char *failover_candidate;	/* to this member; NULL = the best */
+	bool failover_scheduled;	/* scheduled_at is set */
+	/* scheduled_at minus now on the wall clock; negative once due. */
+	int64_t failover_due_in_ms;
 	const struct ha_candidate *candidates; /* the other members */
 	size_t n_candidates;
 	int my_election_position;	/* 0 = first in line, -1 = not queued */

@@ -48,7 +48,9 @@ struct cached_node {
 	struct znode_config config;
 	struct znode_status status;
 	struct znode_history history;
+	struct znode_failover failover;
 	uint64_t system_identifier;	/* initialize; 0 while bootstrapping */
+	int version;			/* the znode's data version, for compare-and-set */
 };
 
 struct cluster_cache {
@@ -117,6 +119,7 @@ static void clear_node(struct cached_node *n)
 	znode_config_clear(&n->config);
 	znode_status_clear(&n->status);
 	znode_history_clear(&n->history);
+	znode_failover_clear(&n->failover);
 	memset(n, 0, sizeof(*n));
 }
 
@@ -126,6 +129,7 @@ static void clear_decoded(struct cached_node *n)
 	znode_config_clear(&n->config);
 	znode_status_clear(&n->status);
 	znode_history_clear(&n->history);
+	znode_failover_clear(&n->failover);
 	n->system_identifier = 0;
 }
 
@@ -187,12 +191,8 @@ static bool validate(struct cached_node *n, char *reason, size_t reason_size)
 		return znode_status_decode(data, length, &n->status, reason, reason_size);
 	case NODE_HISTORY:
 		return znode_history_decode(data, length, &n->history, reason, reason_size);
-	case NODE_FAILOVER: {
-		struct znode_failover value = { 0 };
-		bool ok = znode_failover_decode(data, length, &value, reason, reason_size);
-		znode_failover_clear(&value);
-		return ok;
-	}
+	case NODE_FAILOVER:
+		return znode_failover_decode(data, length, &n->failover, reason, reason_size);
 	case NODE_SYNC: {
 		struct znode_sync value = { 0 };
 		bool ok = znode_sync_decode(data, length, &value, reason, reason_size);
@@ -243,6 +243,7 @@ static void node_read_done(int rc, const char *value, int length, const struct S
 		n->data[length] = '\0';
 	}
 	n->mzxid = stat->mzxid;
+	n->version = stat->version;
 	reason[0] = '\0';
 	n->valid = validate(n, reason, sizeof(reason));
 	if (!n->valid) {
@@ -474,6 +475,11 @@ void cluster_cache_fill(const struct cluster_cache *cache, struct dcs_cluster *v
 	view->has_last_lsn = false;
 	view->last_lsn = 0;
 	view->history_timeline = 0;
+	view->history_data = NULL;
+	view->history = NULL;
+	view->config_data = NULL;
+	view->config_version = -1;
+	view->failover = NULL;
 	for (size_t i = 0; i < c->node_count; i++) {
 		const struct cached_node *n = &c->nodes[i];
 		if (n->kind == NODE_MEMBER)
@@ -486,11 +492,18 @@ void cluster_cache_fill(const struct cluster_cache *cache, struct dcs_cluster *v
 			view->config_present = true;
 			view->config_valid = n->valid;
 			view->config = n->valid ? &n->config : NULL;
+			view->config_data = n->valid ? n->data : NULL;
+			view->config_version = n->version;
+		} else if (n->kind == NODE_FAILOVER && n->valid &&
+			   !znode_failover_is_empty(&n->failover)) {
+			view->failover = &n->failover;
 		} else if (n->kind == NODE_STATUS && n->valid) {
 			view->has_last_lsn = true;
 			view->last_lsn = n->status.optime;
 		} else if (n->kind == NODE_HISTORY && n->valid && n->history.n_lines > 0) {
 			view->history_timeline = n->history.lines[n->history.n_lines - 1].timeline;
+			view->history_data = n->data;
+			view->history = &n->history;
 		}
 	}
 	if (members > 0)

@@ -216,6 +216,7 @@ enum write_mode {
 	WRITE_CREATE,		/* fails with already_exists if present */
 	WRITE_OVERWRITE,	/* set, or create when absent */
 	WRITE_DELETE,
+	WRITE_COMPARE_AND_SET,	/* set if the version still matches */
 };
 
 struct pending_write {
@@ -225,6 +226,7 @@ struct pending_write {
 	char *data;		/* NULL: no data */
 	dcs_write_done_fn done;
 	void *arg;
+	int version;		/* WRITE_COMPARE_AND_SET */
 	struct zk_request *request;	/* the attempt in flight */
 };
 
@@ -259,6 +261,10 @@ static void write_result(struct pending_write *w, int rc)
 		write_finish(w, false, true);
 	} else if (rc == ZNONODE && w->mode == WRITE_OVERWRITE) {
 		write_issue(w, true);
+	} else if ((rc == ZBADVERSION || rc == ZNONODE) && w->mode == WRITE_COMPARE_AND_SET) {
+		write_finish(w, false, true);	/* someone else wrote first */
+	} else if (rc == ZNONODE && w->mode == WRITE_DELETE) {
+		write_finish(w, true, false);
 	} else {
 		log_error("dcs.write_failed", LF_STR("path", w->path), LF_STR("error", zerror(rc)));
 		write_finish(w, false, false);
@@ -303,7 +309,8 @@ static void write_issue(struct pending_write *w, bool as_create)
 		rc = zoo_acreate(zh, path, w->data, length, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT,
 				 write_created, w);
 	else
-		rc = zoo_aset(zh, path, w->data, length, -1, write_set, w);
+		rc = zoo_aset(zh, path, w->data, length,
+			      w->mode == WRITE_COMPARE_AND_SET ? w->version : -1, write_set, w);
 	if (rc != ZOK) {
 		log_error("dcs.write_failed", LF_STR("path", path), LF_STR("error", zerror(rc)));
 		write_finish(w, false, false);
@@ -312,8 +319,8 @@ static void write_issue(struct pending_write *w, bool as_create)
 	zk_session_flush(d->session);
 }
 
-static void start_write(struct dcs *d, const char *key, const char *data, enum write_mode mode,
-			dcs_write_done_fn done, void *arg)
+static void start_write_version(struct dcs *d, const char *key, const char *data,
+				enum write_mode mode, int version, dcs_write_done_fn done, void *arg)
 {
 	char path[ZNODE_PATH_MAX];
 	struct pending_write *w = calloc(1, sizeof(*w));
@@ -330,9 +337,16 @@ static void start_write(struct dcs *d, const char *key, const char *data, enum w
 	}
 	w->dcs = d;
 	w->mode = mode;
+	w->version = version;
 	w->done = done;
 	w->arg = arg;
 	write_issue(w, mode == WRITE_CREATE);
+}
+
+static void start_write(struct dcs *d, const char *key, const char *data, enum write_mode mode,
+			dcs_write_done_fn done, void *arg)
+{
+	start_write_version(d, key, data, mode, -1, done, arg);
 }
 
 void dcs_race_initialize(struct dcs *d, dcs_write_done_fn done, void *arg)
@@ -367,6 +381,17 @@ void dcs_write(struct dcs *d, const char *key, const char *data, dcs_write_done_
 	       void *arg)
 {
 	start_write(d, key, data, WRITE_OVERWRITE, done, arg);
+}
+
+void dcs_write_if_version(struct dcs *d, const char *key, const char *data, int version,
+			  dcs_write_done_fn done, void *arg)
+{
+	start_write_version(d, key, data, WRITE_COMPARE_AND_SET, version, done, arg);
+}
+
+void dcs_delete(struct dcs *d, const char *key, dcs_write_done_fn done, void *arg)
+{
+	start_write(d, key, NULL, WRITE_DELETE, done, arg);
 }
 
 void dcs_take_lock_now(struct dcs *d)

@@ -47,9 +47,16 @@ struct dcs_cluster {
 	bool config_present;
 	bool config_valid;
 	const struct znode_config *config;	/* decoded `config`, NULL if absent or invalid */
+	const char *config_data;	/* its JSON text when valid */
+	int config_version;		/* its znode version (compare-and-set), -1 if absent */
+	/* A pending switchover or failover (`failover` neither absent nor
+	 * "{}"), NULL otherwise. */
+	const struct znode_failover *failover;
 	bool has_last_lsn;
 	int64_t last_lsn;		/* status.optime: the primary's last known position */
 	int64_t history_timeline;	/* timeline of history's last line, 0 if none */
+	const char *history_data;	/* history's JSON text when valid, NULL otherwise */
+	const struct znode_history *history;	/* decoded, NULL when absent or invalid */
 	struct dcs_member *members;	/* sorted by name */
 	size_t member_count;
 	int election_position;		/* ours: 0 = first in line, -1 = not queued */
@@ -97,6 +104,13 @@ void dcs_create_if_absent(struct dcs *dcs, const char *key, const char *data,
 /* Create or overwrite `key` (status, history). */
 void dcs_write(struct dcs *dcs, const char *key, const char *data, dcs_write_done_fn done,
 	       void *arg);
+/* Overwrite `key` only if its znode is still at `version` (compare-and-set,
+ * as Patroni writes `config`): already_exists=true in `done` means someone
+ * else wrote it first (or deleted it). */
+void dcs_write_if_version(struct dcs *dcs, const char *key, const char *data, int version,
+			  dcs_write_done_fn done, void *arg);
+/* Delete `key`; an absent key counts as done. */
+void dcs_delete(struct dcs *dcs, const char *key, dcs_write_done_fn done, void *arg);
 /* Take the lock without queueing: only for the member that just won the
  * bootstrap race, which no one else can contest. */
 void dcs_take_lock_now(struct dcs *dcs);

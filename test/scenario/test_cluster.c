@@ -464,6 +464,70 @@ static void test_sigterm_hands_the_primary_over(void **state)
 	assert_true(test_agent_wait(&c.agent[primary], "agent.stopped", 0, 1000, NULL));
 }
 
+/*
+ * The longest time no member accepted a write while a writer committed in a
+ * loop from `since` until a member other than `old` took writes and kept
+ * them for 200 ms.
+ */
+static int64_t write_gap_until_moved(const struct cluster *c, int old, int64_t since, int *moved_to)
+{
+	int64_t last_ok = since, gap = 0, moved_at = 0;
+
+	*moved_to = -1;
+	while (harness_now_ms() - since < WAIT_MS) {
+		int w = writable_member(c, -1);
+		int64_t now = harness_now_ms();
+		if (w >= 0) {
+			if (now - last_ok > gap)
+				gap = now - last_ok;
+			last_ok = now;
+			if (w != old && *moved_to != w) {
+				*moved_to = w;
+				moved_at = now;
+			}
+			if (*moved_to >= 0 && now - moved_at >= 200)
+				break;
+		}
+	}
+	return gap;
+}
+
+static void test_switchover_through_the_failover_key(void **state)
+{
+	(void) state;
+	struct cluster c;
+	char path[128], request[256], value[64];
+	int primary = cluster_start(&c, "switchover");
+	int candidate = (primary + 2) % MEMBERS, moved_to;
+
+	wait_replicated(&c, primary);
+	/* What patronictl writes when it cannot reach the REST API. */
+	snprintf(path, sizeof(path), "%s/failover", c.base);
+	snprintf(request, sizeof(request), "{\"leader\":\"%s\",\"member\":\"%s\"}",
+		 c.agent[primary].name, c.agent[candidate].name);
+	int64_t asked_at = harness_now_ms();
+	assert_int_equal(zk_client_create(c.client, path, request, 0, NULL, 0), ZOK);
+	int64_t gap_ms = write_gap_until_moved(&c, primary, asked_at, &moved_to);
+	printf("     switched over to node%d %lld ms after the request; longest write gap %lld ms\n",
+	       moved_to + 1, (long long) (harness_now_ms() - asked_at), (long long) gap_ms);
+	assert_int_equal(moved_to, candidate);
+	if (gap_ms >= 1000)
+		fail_msg("writes were refused for %lld ms; expected under 1 s", (long long) gap_ms);
+	/* The request is cleared, and the old primary follows the new one
+	 * without a rewind: its WAL ended with the checkpoint it handed over. */
+	bool streaming = false;
+	for (int64_t since = harness_now_ms(); !streaming && harness_now_ms() - since < WAIT_MS;) {
+		streaming = streaming_replicas(&c, candidate) == MEMBERS - 1;
+		if (!streaming)
+			harness_sleep_ms(50);
+	}
+	assert_true(streaming);
+	assert_int_equal(zk_client_get(c.client, path, value, sizeof(value), NULL), ZNONODE);
+	assert_int_equal(test_agent_count(&c.agent[primary], "pg.rewound"), 0);
+	assert_true(sql(&c, primary, "SELECT pg_is_in_recovery()::text", value, sizeof(value)));
+	assert_string_equal(value, "true");
+}
+
 static void test_frozen_primary_agent_is_replaced_and_stops_writes(void **state)
 {
 	(void) state;
@@ -743,6 +807,8 @@ int main(void)
 			test_crash_fails_over_at_once_with_primary_start_timeout_0, harness_test_setup,
 			harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_hands_the_primary_over,
+						harness_test_setup, harness_test_teardown),
+		cmocka_unit_test_setup_teardown(test_switchover_through_the_failover_key,
 						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_frozen_primary_agent_is_replaced_and_stops_writes,
 						harness_test_setup, harness_test_teardown),

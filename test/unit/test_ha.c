@@ -321,6 +321,67 @@ static const struct decide_case lock_holder_cases[] = {
 	  HA_WAIT, NULL, "waiting to learn the state of PostgreSQL" },
 };
 
+/* Rule 7a': the lock holder and a `failover` request (Patroni 2.9). */
+static const struct decide_case manual_failover_cases[] = {
+	{ "a switchover to a named, healthy replica: demote gracefully",
+	  { LEADER, .has_failover = true, .failover_leader = "node1", .failover_candidate = "node3" },
+	  HA_SWITCHOVER, "node3", "manual failover: demoting myself" },
+	{ "a switchover to the best replica",
+	  { LEADER, .has_failover = true, .failover_leader = "node1" },
+	  HA_SWITCHOVER, NULL, "demoting myself" },
+	{ "a failover naming no leader",
+	  { LEADER, .has_failover = true, .failover_candidate = "node2" },
+	  HA_SWITCHOVER, "node2", "demoting myself" },
+	{ "scheduled in 30 s: wait",
+	  { LEADER, .has_failover = true, .failover_leader = "node1", .failover_scheduled = true,
+	    .failover_due_in_ms = SECONDS(30) - 1, .loop_wait_s = 10 },
+	  HA_NOTHING, NULL, "switchover scheduled in 30 s" },
+	{ "scheduled and due: go",
+	  { LEADER, .has_failover = true, .failover_leader = "node1", .failover_scheduled = true,
+	    .failover_due_in_ms = -SECONDS(1), .loop_wait_s = 10 },
+	  HA_SWITCHOVER, NULL, "demoting myself" },
+	{ "scheduled 14 s ago, loop_wait 10: still go",
+	  { LEADER, .has_failover = true, .failover_scheduled = true,
+	    .failover_due_in_ms = -SECONDS(14), .loop_wait_s = 10 },
+	  HA_SWITCHOVER, NULL, "demoting myself" },
+	{ "scheduled 16 s ago, loop_wait 10: stale, cleared",
+	  { LEADER, .has_failover = true, .failover_scheduled = true,
+	    .failover_due_in_ms = -SECONDS(16), .loop_wait_s = 10 },
+	  HA_CLEAR_FAILOVER, NULL, "stale failover value" },
+	{ "from another leader: cleared",
+	  { LEADER, .has_failover = true, .failover_leader = "node9" },
+	  HA_CLEAR_FAILOVER, NULL, "leader name does not match: node9 != node1" },
+	{ "to ourselves: cleared",
+	  { LEADER, .has_failover = true, .failover_candidate = "node1" },
+	  HA_CLEAR_FAILOVER, NULL, "I am already the leader" },
+	{ "the candidate lags beyond maximum_lag_on_failover: cleared",
+	  { LEADER, .has_failover = true, .failover_candidate = "node2",
+	    MEMBERS({ REPLICA_MEMBER("node2", LSN - 2 * MAX_LAG, 0) }) },
+	  HA_CLEAR_FAILOVER, NULL, "node2 is not a running replica within maximum_lag_on_failover" },
+	{ "the candidate is nofailover: cleared",
+	  { LEADER, .has_failover = true, .failover_candidate = "node2",
+	    MEMBERS({ REPLICA_MEMBER("node2", LSN, 0), .nofailover = true }) },
+	  HA_CLEAR_FAILOVER, NULL, "node2 is not a running replica" },
+	{ "an unknown candidate: cleared",
+	  { LEADER, .has_failover = true, .failover_candidate = "node7" },
+	  HA_CLEAR_FAILOVER, NULL, "node7 is not a running replica" },
+	{ "nobody to hand over to: cleared",
+	  { LEADER, .has_failover = true, NO_MEMBERS },
+	  HA_CLEAR_FAILOVER, NULL, "no healthy replica" },
+	{ "paused: a switchover to a named candidate still happens",
+	  { LEADER, .paused = true, .has_failover = true, .failover_candidate = "node3" },
+	  HA_SWITCHOVER, "node3", "PAUSE: manual failover: demoting myself" },
+	{ "paused: not to the best replica",
+	  { LEADER, .paused = true, .has_failover = true, .failover_leader = "node1" },
+	  HA_NOTHING, NULL, "PAUSE: would switchover" },
+};
+
+static void test_manual_failover(void **state)
+{
+	(void) state;
+	CHECK_TABLE(manual_failover_cases);
+}
+
 static void test_lock_holder(void **state)
 {
 	(void) state;
@@ -756,6 +817,26 @@ static const struct lock_case lock_cases[] = {
 	  { FIRST_IN_LINE, .failover_priority = 2, .my_election_position = -1,
 	    MEMBERS({ REPLICA_MEMBER("node3", LSN, 0) }) },
 	  true, "healthiest" },
+	/* Patroni 2.9: a switchover or failover in progress. */
+	{ "the named candidate takes the lock, even behind the others",
+	  { FIRST_IN_LINE, .wal_position = LSN - 10 * MAX_LAG, .has_failover = true,
+	    .failover_leader = "node1", .failover_candidate = "node2",
+	    MEMBERS({ REPLICA_MEMBER("node3", LSN, 1) }) },
+	  true, "the candidate of a manual failover" },
+	{ "another member named: wait for it while it runs",
+	  { FIRST_IN_LINE, .has_failover = true, .failover_candidate = "node3" },
+	  false, "manual failover to node3 in progress" },
+	{ "another member named but not running: race as usual",
+	  { FIRST_IN_LINE, .has_failover = true, .failover_candidate = "node3",
+	    MEMBERS({ REPLICA_MEMBER("node3", LSN - 200, 1), .running = false }) },
+	  true, "healthiest" },
+	{ "the member switched away from never takes the lock back",
+	  { FIRST_IN_LINE, .name = "node1", .has_failover = true, .failover_leader = "node1" },
+	  false, "a switchover away from me (node1)" },
+	{ "a switchover scheduled for later changes nothing yet",
+	  { FIRST_IN_LINE, .has_failover = true, .failover_candidate = "node3",
+	    .failover_scheduled = true, .failover_due_in_ms = SECONDS(60) },
+	  true, "healthiest" },
 };
 
 static void test_may_take_lock(void **state)
@@ -797,14 +878,14 @@ static void test_may_take_lock_truncates_reason_safely(void **state)
 static void test_every_action_has_a_distinct_name(void **state)
 {
 	(void) state;
-	for (int a = HA_NOTHING; a <= HA_REFUSE_TO_START; a++) {
+	for (int a = HA_NOTHING; a <= HA_CLEAR_FAILOVER; a++) {
 		const char *name = ha_action_name((enum ha_action) a);
 		assert_string_not_equal(name, "unknown");
 		for (int b = HA_NOTHING; b < a; b++)
 			assert_string_not_equal(name, ha_action_name((enum ha_action) b));
 	}
 	assert_string_equal(ha_action_name(HA_PROMOTE), "promote");
-	assert_string_equal(ha_action_name((enum ha_action) (HA_REFUSE_TO_START + 1)), "unknown");
+	assert_string_equal(ha_action_name((enum ha_action) (HA_CLEAR_FAILOVER + 1)), "unknown");
 }
 
 static const struct {
@@ -1093,6 +1174,7 @@ int main(void)
 		cmocka_unit_test(test_system_identifier_mismatch_refuses_to_start),
 		cmocka_unit_test(test_member_without_the_lock),
 		cmocka_unit_test(test_lock_holder),
+		cmocka_unit_test(test_manual_failover),
 		cmocka_unit_test(test_member_with_postgresql_down),
 		cmocka_unit_test(test_empty_data_directory),
 		cmocka_unit_test(test_diverged_timeline),
