@@ -17,7 +17,7 @@ BUILD   ?= build
 V       ?= 0
 Q        = $(if $(filter 1,$(V)),,@)
 
-PKGS     = libevent libpq jansson yaml-0.1
+PKGS     = libevent libpq jansson yaml-0.1 libevent_openssl openssl
 WARNINGS = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wvla
 CFLAGS  ?= -O2 -g

@@ -79,6 +79,18 @@ struct pgherd_config {
 		enum log_level level;   /* default INFO */
 		enum log_format format; /* default plain */
 	} log;
+	/* kubernetes_labels: pgherd's own section (Patroni's `kubernetes` is its
+	 * Kubernetes DCS).  Checked further by kubernetes_labels_check_config()
+	 * in agent/kubernetes.h. */
+	struct {
+		bool enabled;              /* default false */
+		char *role_label;          /* default "role" */
+		char *primary_value;       /* default "primary" */
+		char *replica_value;       /* default "replica" */
+		char *pod_name;            /* NULL: $POD_NAME, else the host name */
+		char *namespace;           /* NULL: read <service_account_dir>/namespace */
+		char *service_account_dir; /* default /var/run/secrets/kubernetes.io/serviceaccount */
+	} kubernetes_labels;
 };
 
 enum config_severity {

@@ -292,6 +292,53 @@ const struct config_key config_keys[] = {
 	PATRONI_ONLY("log.file_num"),
 	PATRONI_ONLY("log.file_size"),
 	PATRONI_ONLY("log.loggers"),
+
+	/* kubernetes_labels: pgherd's own section, read by agent/kubernetes.c.
+	 * Patroni's `kubernetes` (its Kubernetes DCS) stays unsupported above.
+	 * Label syntax is checked by kubernetes_labels_check_config(). */
+	{ .path = "kubernetes_labels.enabled", .type = CONFIG_TYPE_BOOL,
+	  .offset = FIELD(kubernetes_labels.enabled), .default_value = "false",
+	  .environment = "KUBERNETES_LABELS_ENABLED", .flags = CONFIG_KEY_PGHERD_ENVIRONMENT_ONLY,
+	  .description = "pgherd extension: label this member's pod with its role through the "
+			 "Kubernetes API server on every role change, and remove the label when "
+			 "the agent stops, so that one Service can select the primary and another "
+			 "the replicas. Takes effect only in a pod: with `KUBERNETES_SERVICE_HOST` "
+			 "set and a service account token; otherwise it logs why and does "
+			 "nothing. The service account needs `patch` on `pods`." },
+	{ .path = "kubernetes_labels.role_label", .type = CONFIG_TYPE_STRING,
+	  .offset = FIELD(kubernetes_labels.role_label), .default_value = "role",
+	  .environment = "KUBERNETES_LABELS_ROLE_LABEL",
+	  .flags = CONFIG_KEY_PGHERD_ENVIRONMENT_ONLY,
+	  .description = "Name of the label: a Kubernetes label key such as `role` or "
+			 "`example.com/role`." },
+	{ .path = "kubernetes_labels.primary_value", .type = CONFIG_TYPE_STRING,
+	  .offset = FIELD(kubernetes_labels.primary_value), .default_value = "primary",
+	  .environment = "KUBERNETES_LABELS_PRIMARY_VALUE",
+	  .flags = CONFIG_KEY_PGHERD_ENVIRONMENT_ONLY,
+	  .description = "Label value of the primary (a Kubernetes label value)." },
+	{ .path = "kubernetes_labels.replica_value", .type = CONFIG_TYPE_STRING,
+	  .offset = FIELD(kubernetes_labels.replica_value), .default_value = "replica",
+	  .environment = "KUBERNETES_LABELS_REPLICA_VALUE",
+	  .flags = CONFIG_KEY_PGHERD_ENVIRONMENT_ONLY,
+	  .description = "Label value of a running replica; must differ from `primary_value`. "
+			 "A member whose PostgreSQL does not run has no label." },
+	{ .path = "kubernetes_labels.pod_name", .type = CONFIG_TYPE_STRING,
+	  .offset = FIELD(kubernetes_labels.pod_name),
+	  .default_note = "`POD_NAME` from the environment, else the host name",
+	  .environment = "KUBERNETES_LABELS_POD_NAME", .flags = CONFIG_KEY_PGHERD_ENVIRONMENT_ONLY,
+	  .description = "Name of this member's pod (a DNS subdomain)." },
+	{ .path = "kubernetes_labels.namespace", .type = CONFIG_TYPE_STRING,
+	  .offset = FIELD(kubernetes_labels.namespace),
+	  .default_note = "the `namespace` file of `service_account_dir`",
+	  .environment = "KUBERNETES_LABELS_NAMESPACE", .flags = CONFIG_KEY_PGHERD_ENVIRONMENT_ONLY,
+	  .description = "Kubernetes namespace of the pod (a DNS label)." },
+	{ .path = "kubernetes_labels.service_account_dir", .type = CONFIG_TYPE_STRING,
+	  .offset = FIELD(kubernetes_labels.service_account_dir),
+	  .default_value = "/var/run/secrets/kubernetes.io/serviceaccount",
+	  .environment = "KUBERNETES_LABELS_SERVICE_ACCOUNT_DIR",
+	  .flags = CONFIG_KEY_PGHERD_ENVIRONMENT_ONLY,
+	  .description = "Directory of the service account's `token` (re-read for every "
+			 "request), `ca.crt` (verifies the API server) and `namespace`." },
 };
 
 const size_t config_key_count = sizeof(config_keys) / sizeof(config_keys[0]);

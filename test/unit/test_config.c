@@ -21,6 +21,7 @@
 
 #include "agent/config.h"
 #include "agent/config_internal.h"
+#include "agent/kubernetes.h"
 
 #define FILE_NAME "test.yml"
 
@@ -1445,6 +1446,238 @@ static void test_committed_docs_match_the_table(void **state)
 	free(path);
 }
 
+/* ---- kubernetes_labels ---------------------------------------------------- */
+
+#define K8S(text) MINIMAL "kubernetes_labels:\n" text
+
+static void test_kubernetes_labels_defaults(void **state)
+{
+	(void) state;
+	struct load_result result;
+
+	load_yaml(&result, MINIMAL, NULL);
+	assert_true(result.ok);
+	assert_int_equal(result.diags.count, 0);
+	assert_false(result.config->kubernetes_labels.enabled);
+	assert_string_equal(result.config->kubernetes_labels.role_label, "role");
+	assert_string_equal(result.config->kubernetes_labels.primary_value, "primary");
+	assert_string_equal(result.config->kubernetes_labels.replica_value, "replica");
+	assert_null(result.config->kubernetes_labels.pod_name);
+	assert_null(result.config->kubernetes_labels.namespace);
+	assert_string_equal(result.config->kubernetes_labels.service_account_dir,
+			    "/var/run/secrets/kubernetes.io/serviceaccount");
+	assert_true(kubernetes_labels_check_config(result.config, FILE_NAME, &result.diags));
+	assert_int_equal(result.diags.count, 0);
+	release(&result);
+}
+
+static void test_kubernetes_labels_from_file_and_environment(void **state)
+{
+	(void) state;
+	struct load_result result;
+	static const char yaml[] = K8S("  enabled: yes\n"
+				       "  role_label: example.com/role\n"
+				       "  primary_value: leader\n"
+				       "  replica_value: follower\n"
+				       "  pod_name: db-0\n"
+				       "  namespace: prod\n"
+				       "  service_account_dir: /sa\n");
+
+	load_yaml(&result, yaml, NULL);
+	assert_true(result.ok);
+	assert_int_equal(result.diags.count, 0); /* no unknown-key warnings either */
+	assert_true(result.config->kubernetes_labels.enabled);
+	assert_string_equal(result.config->kubernetes_labels.role_label, "example.com/role");
+	assert_string_equal(result.config->kubernetes_labels.primary_value, "leader");
+	assert_string_equal(result.config->kubernetes_labels.replica_value, "follower");
+	assert_string_equal(result.config->kubernetes_labels.pod_name, "db-0");
+	assert_string_equal(result.config->kubernetes_labels.namespace, "prod");
+	assert_string_equal(result.config->kubernetes_labels.service_account_dir, "/sa");
+	assert_true(kubernetes_labels_check_config(result.config, FILE_NAME, &result.diags));
+	release(&result);
+
+	char *const env[] = { "PGHERD_KUBERNETES_LABELS_ENABLED=false",
+			      "PGHERD_KUBERNETES_LABELS_ROLE_LABEL=pg-role",
+			      "PGHERD_KUBERNETES_LABELS_PRIMARY_VALUE=rw",
+			      "PGHERD_KUBERNETES_LABELS_REPLICA_VALUE=ro",
+			      "PGHERD_KUBERNETES_LABELS_POD_NAME=db-1",
+			      "PGHERD_KUBERNETES_LABELS_NAMESPACE=staging",
+			      "PGHERD_KUBERNETES_LABELS_SERVICE_ACCOUNT_DIR=/other",
+			      NULL };
+	load_yaml(&result, yaml, env);
+	assert_true(result.ok);
+	assert_false(result.config->kubernetes_labels.enabled);
+	assert_string_equal(result.config->kubernetes_labels.role_label, "pg-role");
+	assert_string_equal(result.config->kubernetes_labels.primary_value, "rw");
+	assert_string_equal(result.config->kubernetes_labels.replica_value, "ro");
+	assert_string_equal(result.config->kubernetes_labels.pod_name, "db-1");
+	assert_string_equal(result.config->kubernetes_labels.namespace, "staging");
+	assert_string_equal(result.config->kubernetes_labels.service_account_dir, "/other");
+	release(&result);
+
+	/* pgherd's own section: Patroni has no such variables. */
+	char *const patroni[] = { "PATRONI_KUBERNETES_LABELS_ENABLED=true",
+				  "PATRONI_KUBERNETES_LABELS_ROLE_LABEL=x", NULL };
+	load_yaml(&result, MINIMAL, patroni);
+	assert_true(result.ok);
+	assert_false(result.config->kubernetes_labels.enabled);
+	assert_string_equal(result.config->kubernetes_labels.role_label, "role");
+	release(&result);
+}
+
+static void test_kubernetes_labels_bad_types_name_the_key(void **state)
+{
+	(void) state;
+	static const struct error_case cases[] = {
+		{ "word for enabled", K8S("  enabled: maybe\n"),
+		  "test.yml:6: error: kubernetes_labels.enabled: expected a boolean" },
+		{ "empty label", K8S("  role_label: ''\n"),
+		  "test.yml:6: error: kubernetes_labels.role_label: must not be empty" },
+		{ "list for a value", K8S("  primary_value: [a]\n"),
+		  "test.yml:6: error: kubernetes_labels.primary_value: expected" },
+	};
+	run_error_cases(cases, ARRAY_LENGTH(cases));
+
+	struct load_result result;
+	char *const env[] = { "PGHERD_KUBERNETES_LABELS_ENABLED=sometimes", NULL };
+	load_yaml(&result, MINIMAL, env);
+	assert_false(result.ok);
+	expect_diagnostic(&result,
+			  "PGHERD_KUBERNETES_LABELS_ENABLED: error: kubernetes_labels.enabled: "
+			  "expected a boolean",
+			  "bad variable");
+	release(&result);
+}
+
+/* Loads, then checks the section; expected: one formatted error, or NULL. */
+static void check_kubernetes_labels(const char *yaml, const char *expected)
+{
+	struct load_result result;
+
+	load_yaml(&result, yaml, NULL);
+	if (!result.ok)
+		fail_msg("does not load:\n%s", result.report);
+	size_t before = result.diags.count;
+	bool valid = kubernetes_labels_check_config(result.config, FILE_NAME, &result.diags);
+	if (expected == NULL) {
+		if (!valid || result.diags.count != before) {
+			char *line = config_diagnostic_format(&result.diags.items[before]);
+			fail_msg("%s: unexpected error: %s", yaml, line);
+		}
+	} else {
+		if (valid || result.diags.count != before + 1)
+			fail_msg("%s: expected one error, got %zu", yaml,
+				 result.diags.count - before);
+		char *line = config_diagnostic_format(&result.diags.items[before]);
+		if (strcmp(line, expected) != 0)
+			fail_msg("expected\n  %s\ngot\n  %s", expected, line);
+		free(line);
+		assert_int_equal(result.diags.items[before].severity, CONFIG_ERROR);
+	}
+	release(&result);
+}
+
+static void test_kubernetes_label_syntax_is_checked(void **state)
+{
+	(void) state;
+	static const char *const valid[] = {
+		K8S("  role_label: role\n"),
+		K8S("  role_label: app.kubernetes.io/role\n"),
+		K8S("  role_label: Role_1.x\n"),
+		K8S("  primary_value: Primary-1\n  replica_value: r.0_b\n"),
+		K8S("  role_label: \"" N_10 N_10 N_10 N_10 N_10 N_10 "abc\"\n"), /* 63 */
+		K8S("  pod_name: pg-0.shard-1\n  namespace: prod-2\n"),
+	};
+	static const struct {
+		const char *yaml;
+		const char *expected;
+	} invalid[] = {
+		{ K8S("  role_label: -role\n"),
+		  "test.yml: error: kubernetes_labels.role_label: \"-role\" is not a Kubernetes "
+		  "label key: it must begin and end with a letter or a digit" },
+		{ K8S("  role_label: \"pg role\"\n"),
+		  "test.yml: error: kubernetes_labels.role_label: \"pg role\" is not a Kubernetes "
+		  "label key: only letters, digits, '-', '_' and '.' are allowed" },
+		{ K8S("  role_label: a/b/c\n"),
+		  "test.yml: error: kubernetes_labels.role_label: \"a/b/c\" is not a Kubernetes "
+		  "label key: at most one '/' may separate a prefix from the name" },
+		{ K8S("  role_label: Example.com/role\n"),
+		  "test.yml: error: kubernetes_labels.role_label: \"Example.com/role\" is not a "
+		  "Kubernetes label key: the prefix before '/' must be a DNS subdomain (lower-case "
+		  "letters, digits, '-' and '.')" },
+		{ K8S("  role_label: example.com/\n"),
+		  "test.yml: error: kubernetes_labels.role_label: \"example.com/\" is not a "
+		  "Kubernetes label key: it is empty" },
+		{ K8S("  role_label: \"" N_10 N_10 N_10 N_10 N_10 N_10 "abcd\"\n"),
+		  "test.yml: error: kubernetes_labels.role_label: \"" N_10 N_10 N_10 N_10 N_10 N_10
+		  "abcd\" is not a Kubernetes label key: it is longer than 63 characters" },
+		{ K8S("  primary_value: \"prim!ary\"\n"),
+		  "test.yml: error: kubernetes_labels.primary_value: \"prim!ary\" is not a "
+		  "Kubernetes label value: only letters, digits, '-', '_' and '.' are allowed" },
+		{ K8S("  replica_value: replica.\n"),
+		  "test.yml: error: kubernetes_labels.replica_value: \"replica.\" is not a "
+		  "Kubernetes label value: it must begin and end with a letter or a digit" },
+		{ K8S("  primary_value: pg\n  replica_value: pg\n"),
+		  "test.yml: error: kubernetes_labels.replica_value: \"pg\" is also "
+		  "kubernetes_labels.primary_value: the Services could not tell the primary from "
+		  "the replicas" },
+		{ K8S("  pod_name: Pg_0\n"),
+		  "test.yml: error: kubernetes_labels.pod_name: \"Pg_0\" is not a pod name: only "
+		  "lower-case letters, digits, '-' and '.' are allowed" },
+		{ K8S("  pod_name: pg..0\n"),
+		  "test.yml: error: kubernetes_labels.pod_name: \"pg..0\" is not a pod name: it "
+		  "has an empty part between dots" },
+		{ K8S("  namespace: my.ns\n"),
+		  "test.yml: error: kubernetes_labels.namespace: \"my.ns\" is not a Kubernetes "
+		  "namespace: only lower-case letters, digits and '-' are allowed" },
+		{ K8S("  namespace: ../../x\n"),
+		  "test.yml: error: kubernetes_labels.namespace: \"../../x\" is not a Kubernetes "
+		  "namespace: it must begin and end with a lower-case letter or a digit" },
+	};
+
+	for (size_t i = 0; i < ARRAY_LENGTH(valid); i++)
+		check_kubernetes_labels(valid[i], NULL);
+	for (size_t i = 0; i < ARRAY_LENGTH(invalid); i++)
+		check_kubernetes_labels(invalid[i].yaml, invalid[i].expected);
+
+	/* Every problem is listed; NULL file name reads "configuration". */
+	struct load_result result;
+	load_yaml(&result, K8S("  role_label: '-'\n  primary_value: '?'\n  namespace: A\n"), NULL);
+	assert_true(result.ok);
+	assert_false(kubernetes_labels_check_config(result.config, NULL, &result.diags));
+	assert_int_equal(result.diags.count, 3);
+	assert_string_equal(result.diags.items[0].file, "configuration");
+	assert_string_equal(result.diags.items[0].key, "kubernetes_labels.role_label");
+	assert_string_equal(result.diags.items[1].key, "kubernetes_labels.primary_value");
+	assert_string_equal(result.diags.items[2].key, "kubernetes_labels.namespace");
+	assert_true(config_diagnostics_have_errors(&result.diags));
+	release(&result);
+}
+
+static void test_patroni_kubernetes_section_stays_unsupported(void **state)
+{
+	(void) state;
+	struct load_result result;
+
+	load_yaml(&result,
+		  MINIMAL "kubernetes:\n  namespace: default\n  labels: {app: pg}\n"
+			  "kubernetes_labels:\n  enabled: true\n",
+		  NULL);
+	assert_true(result.ok);
+	assert_int_equal(result.diags.count, 1);
+	expect_diagnostic(&result,
+			  "test.yml:5: warning: kubernetes: not supported by pgherd yet; ignored",
+			  "Patroni's kubernetes section");
+	assert_true(result.config->kubernetes_labels.enabled);
+	release(&result);
+
+	load_yaml(&result, K8S("  lables: {}\n"), NULL);
+	assert_true(result.ok);
+	expect_diagnostic(&result, "test.yml:6: warning: kubernetes_labels.lables: unknown key",
+			  "misspelt key");
+	release(&result);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1487,6 +1720,11 @@ int main(void)
 		cmocka_unit_test(test_key_table_is_consistent),
 		cmocka_unit_test(test_markdown_lists_every_key_and_variable),
 		cmocka_unit_test(test_committed_docs_match_the_table),
+		cmocka_unit_test(test_kubernetes_labels_defaults),
+		cmocka_unit_test(test_kubernetes_labels_from_file_and_environment),
+		cmocka_unit_test(test_kubernetes_labels_bad_types_name_the_key),
+		cmocka_unit_test(test_kubernetes_label_syntax_is_checked),
+		cmocka_unit_test(test_patroni_kubernetes_section_stays_unsupported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
