@@ -60,6 +60,9 @@ run_one() {
 
 if [ "$only" = all ] || [ "$only" = unit ]; then
 	run_one "$top/test/check_events.sh"
+	# The Kubernetes packaging; pgherd from the first build judges its config.
+	run_one "$top/test/k8s/check_chart.sh" "${builds[0]:-$top/build}"
+	run_one "$top/test/k8s/check_image.sh" "${builds[0]:-$top/build}"
 fi
 for build in "${builds[@]}"; do
 	for kind in unit scenario; do
