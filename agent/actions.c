@@ -179,6 +179,9 @@ void actions_inspect_data_dir(struct agent *a)
 
 static void bootstrap_failed(struct agent *a, const char *why);
 static void hand_over_lock(struct agent *a);
+static void reinitialize_stopped(struct agent *a);
+static void restart_stopped(struct agent *a);
+static void restart_finish(struct agent *a, bool ok);
 
 static void postmaster_done(void *arg, const struct pg_process_result *result)
 {
@@ -205,6 +208,12 @@ static void postmaster_done(void *arg, const struct pg_process_result *result)
 		finish_action(a, true, "stopped");
 	} else if (a->action == HA_SWITCHOVER) {
 		hand_over_lock(a);
+	} else if (a->action == HA_REINITIALIZE && asked) {
+		reinitialize_stopped(a);
+	} else if (a->restarting && asked) {
+		restart_stopped(a);
+	} else if (a->restarting) {
+		restart_finish(a, false);
 	} else if (a->action == HA_BOOTSTRAP && !asked) {
 		/* The new cluster cannot start (a pg_hba line PostgreSQL rejects,
 		 * say): give the bootstrap up so another member can try. */
@@ -272,6 +281,14 @@ static bool source_conninfo(const struct agent *a, const struct dcs_cluster *clu
 				 a->config->name, "connect_timeout", "5", (const char *) NULL);
 }
 
+/* The cluster's parameters: `config`'s postgresql.parameters once the
+ * cluster has one (PATCH /config, edit-config), else bootstrap.dcs's. */
+static const json_t *cluster_parameters(const struct agent *a)
+{
+	const struct znode_config *dynamic = dcs_cluster(a->dcs)->config;
+	return dynamic && dynamic->parameters ? dynamic->parameters : a->config->dcs.parameters;
+}
+
 static bool write_configuration(struct agent *a, const char *primary_conninfo, bool standby)
 {
 	char err[PG_CONF_ERR_MAX];
@@ -286,7 +303,7 @@ static bool write_configuration(struct agent *a, const char *primary_conninfo, b
 		.port = a->port,
 		.socket_dir = a->runtime_dir,
 		.cluster_name = a->config->scope,
-		.cluster_parameters = a->config->dcs.parameters,
+		.cluster_parameters = cluster_parameters(a),
 		.local_parameters = a->config->postgresql.parameters,
 		.primary_conninfo = primary_conninfo,
 		.primary_slot_name = !dynamic || dynamic->use_slots ? slot : NULL,
@@ -301,6 +318,8 @@ static bool write_configuration(struct agent *a, const char *primary_conninfo, b
 		log_error("pg.configuration_failed", LF_STR("reason", err));
 		return false;
 	}
+	json_decref(a->applied_parameters);
+	a->applied_parameters = json_deep_copy(cluster_parameters(a));
 	return true;
 }
 
@@ -544,19 +563,11 @@ static void follow(struct agent *a, const struct ha_decision *d, const struct dc
  * The old directory is moved aside, not deleted: it may hold the only copy
  * of writes the leader never had, for an operator to look at.
  */
-static void reinitialize(struct agent *a, const struct ha_decision *d,
-			 const struct dcs_cluster *cluster)
+static void reinitialize_stopped(struct agent *a)
 {
 	char aside[AGENT_PATH_MAX + 64];
+	struct ha_decision d = { .action = HA_REINITIALIZE, .target = a->reinitialize_from };
 
-	if (a->postmaster) {
-		/* The policy asks again once it stopped. */
-		a->stopping = true;
-		pg_process_signal(a->postmaster, SIGINT);
-		agent_set_pg_state(a, HA_PG_STOPPING);
-		finish_action(a, true, "stopping before reinitializing");
-		return;
-	}
 	snprintf(aside, sizeof(aside), "%s.old-%lld", a->pg.data_dir, (long long) time(NULL));
 	if (rename(a->pg.data_dir, aside) != 0) {
 		log_error("pg.reinitialize_failed", LF_STR("data_dir", a->pg.data_dir),
@@ -569,8 +580,22 @@ static void reinitialize(struct agent *a, const struct ha_decision *d,
 	a->was_primary = false;
 	a->has_system_identifier = false;
 	a->checkpoint_timeline = 0;
+	a->clean_shutdown = false;
 	agent_set_pg_state(a, HA_PG_NO_DATA);
-	clone_from(a, d, cluster);
+	clone_from(a, &d, dcs_cluster(a->dcs));
+}
+
+static void reinitialize(struct agent *a, const struct ha_decision *d)
+{
+	snprintf(a->reinitialize_from, sizeof(a->reinitialize_from), "%s", d->target ? d->target : "");
+	if (a->postmaster) {
+		/* Carried on in postmaster_done() once it stopped. */
+		a->stopping = true;
+		pg_process_signal(a->postmaster, SIGINT);
+		agent_set_pg_state(a, HA_PG_STOPPING);
+		return;
+	}
+	reinitialize_stopped(a);
 }
 
 /* ---- rewind --------------------------------------------------------------------- */
@@ -857,6 +882,10 @@ static void initialize_raced(void *arg, bool ok, bool already_exists)
 
 void actions_on_status(struct agent *a)
 {
+	if (a->restarting && a->pg_state == HA_PG_RUNNING && !a->stopping) {
+		restart_finish(a, true);
+		return;
+	}
 	if (a->action == HA_BOOTSTRAP && a->bootstrap == BOOTSTRAP_STARTING &&
 	    !a->last_status.in_recovery)
 		create_roles(a);
@@ -877,6 +906,159 @@ void actions_on_leadership(struct agent *a)
 		a->bootstrap = BOOTSTRAP_NONE;
 		finish_action(a, true, "bootstrapped");
 	}
+}
+
+/* ---- restart (REST POST /restart) ------------------------------------------- */
+
+static void restart_finish(struct agent *a, bool ok)
+{
+	void (*done)(void *, bool) = a->restart_done;
+	void *arg = a->restart_done_arg;
+
+	a->restarting = false;
+	a->restart_done = NULL;
+	a->restart_done_arg = NULL;
+	log_info(ok ? "pg.restarted" : "pg.restart_failed", LF_STR("data_dir", a->pg.data_dir));
+	agent_publish_status(a);
+	agent_schedule_evaluation(a);
+	if (done)
+		done(arg, ok);
+}
+
+/* Stopped on purpose: start it again as it was (standby.signal and
+ * postgresql.conf are left as they are, so the role does not change). */
+static void restart_stopped(struct agent *a)
+{
+	if (!start_postmaster(a))
+		restart_finish(a, false);
+}
+
+bool actions_restart(struct agent *a, void (*done)(void *arg, bool ok), void *arg)
+{
+	if (a->restarting || a->action != HA_NOTHING || !a->postmaster ||
+	    a->pg_state != HA_PG_RUNNING)
+		return false;
+	a->restarting = true;
+	a->restart_done = done;
+	a->restart_done_arg = arg;
+	a->pending_restart = false;
+	log_info("pg.stopping", LF_STR("mode", "fast"), LF_STR("reason", "restart"));
+	a->stopping = true;
+	if (!pg_process_signal(a->postmaster, SIGINT)) {
+		a->stopping = false;
+		a->restarting = false;
+		return false;
+	}
+	agent_set_pg_state(a, HA_PG_STOPPING);
+	return true;
+}
+
+void actions_cancel_restart_callback(struct agent *a)
+{
+	a->restart_done = NULL;
+	a->restart_done_arg = NULL;
+}
+
+/* ---- parameters changed in `config` ------------------------------------------ */
+
+/* One "name|setting" line per parameter waiting for a restart. */
+static void pending_restart_done(void *arg, const struct pg_process_result *result)
+{
+	struct agent *a = arg;
+	const json_t *wanted = a->applied_parameters;
+	json_t *reason = json_object();
+	const char *line = result->output;
+
+	a->settings_job = NULL;
+	if (result->exit_code != 0 || !line || !reason) {
+		json_decref(reason);
+		return;
+	}
+	while (*line) {
+		const char *end = strchr(line, '\n');
+		size_t length = end ? (size_t) (end - line) : strlen(line);
+		char name[128], setting[512], new_value[512] = "";
+		const char *bar = memchr(line, '|', length);
+
+		if (bar && (size_t) (bar - line) < sizeof(name) &&
+		    length - (size_t) (bar - line) - 1 < sizeof(setting)) {
+			memcpy(name, line, (size_t) (bar - line));
+			name[bar - line] = '\0';
+			memcpy(setting, bar + 1, length - (size_t) (bar - line) - 1);
+			setting[length - (size_t) (bar - line) - 1] = '\0';
+			const json_t *value = wanted ? json_object_get(wanted, name) : NULL;
+			if (value && json_is_string(value))
+				snprintf(new_value, sizeof(new_value), "%s", json_string_value(value));
+			else if (value)
+				(void) pg_conf_format_value(value, new_value, sizeof(new_value));
+			json_object_set_new(reason, name, json_pack("{s:s, s:s}", "old_value", setting,
+								      "new_value", new_value));
+		}
+		line = end ? end + 1 : line + length;
+	}
+	a->pending_restart = json_object_size(reason) > 0;
+	json_decref(a->pending_restart_reason);
+	a->pending_restart_reason = a->pending_restart ? reason : NULL;
+	if (!a->pending_restart)
+		json_decref(reason);
+	log_info("pg.pending_restart", LF_BOOL("pending_restart", a->pending_restart),
+		 LF_INT("parameters", (long long) (a->pending_restart_reason
+						     ? json_object_size(a->pending_restart_reason) : 0)));
+	agent_publish_status(a);
+}
+
+void actions_check_pending_restart(struct agent *a)
+{
+	char passfile_env[sizeof(a->passfile) + 16];
+	char **argv;
+
+	a->pending_restart_check_at_ms = 0;
+	if (a->settings_job || !a->postmaster || a->pg_state != HA_PG_RUNNING)
+		return;
+	argv = psql_argv(a, "SELECT name || '|' || setting FROM pg_catalog.pg_settings"
+			    " WHERE pending_restart ORDER BY name", false);
+	/* psql -A -t: bare values, one line each. */
+	if (argv) {
+		size_t n = 0;
+		while (argv[n])
+			n++;
+		char **wider = realloc(argv, (n + 3) * sizeof(*argv));
+		if (wider) {
+			argv = wider;
+			argv[n] = strdup("-A");
+			argv[n + 1] = strdup("-t");
+			argv[n + 2] = NULL;
+		}
+	}
+	snprintf(passfile_env, sizeof(passfile_env), "PGPASSFILE=%s", a->passfile);
+	const char *env[] = { passfile_env, PG_TOOLS_C_LOCALE, NULL };
+	struct pg_process_options options = { .tool = "psql", .argv = argv, .env = env,
+					      .deadline_ms = PSQL_DEADLINE_MS, .keep_output = true };
+	a->settings_job = argv ? pg_process_start(a->base, &options, pending_restart_done, a) : NULL;
+	pg_argv_free(argv);
+}
+
+void actions_apply_parameters(struct agent *a)
+{
+	char conninfo[1024];
+	const char *primary_conninfo = NULL;
+	const json_t *wanted = cluster_parameters(a);
+
+	if (a->applied_parameters && json_equal(a->applied_parameters, wanted))
+		return;
+	/* Tried again at the next change or tick until PostgreSQL runs steady. */
+	if (!a->postmaster || a->pg_state != HA_PG_RUNNING || !a->monitor_connected ||
+	    a->action != HA_NOTHING || a->restarting || a->stopping)
+		return;
+	if (a->last_status.in_recovery && a->following[0] &&
+	    source_conninfo(a, dcs_cluster(a->dcs), a->following, conninfo, sizeof(conninfo)))
+		primary_conninfo = conninfo;
+	if (!write_configuration(a, primary_conninfo, a->last_status.in_recovery) ||
+	    !pg_process_signal(a->postmaster, SIGHUP))
+		return;
+	log_info("pg.reloaded", LF_STR("reason", "postgresql.parameters changed"));
+	/* The postmaster reads the files after the signal, not at once. */
+	a->pending_restart_check_at_ms = now_ms() + 500;
 }
 
 /* ---- replication slots ------------------------------------------------------- */
@@ -979,7 +1161,7 @@ void actions_execute(struct agent *a, const struct ha_decision *d, const struct 
 		a->action = HA_NOTHING;
 		break;
 	case HA_REINITIALIZE:
-		reinitialize(a, d, cluster);
+		reinitialize(a, d);
 		break;
 	case HA_NOTHING:
 	case HA_WAIT:
@@ -1036,6 +1218,13 @@ void actions_shutdown(struct agent *a)
 		pg_process_abandon(a->slot_job);
 		a->slot_job = NULL;
 	}
+	if (a->settings_job) {
+		pg_process_abandon(a->settings_job);
+		a->settings_job = NULL;
+	}
+	json_decref(a->applied_parameters);
+	json_decref(a->pending_restart_reason);
+	a->applied_parameters = a->pending_restart_reason = NULL;
 	free(a->slots_running);
 	free(a->slots_applied);
 	a->slots_running = a->slots_applied = NULL;

@@ -19,11 +19,16 @@
 #include <event2/event.h>
 
 #include "agent/agent_internal.h"
+#include "agent/kubernetes.h"
 #include "agent/log.h"
+#include "agent/rest.h"
 #include "agent/slots.h"
 #include "agent/version.h"
 
 #define TICK_MS 1000
+#define LABEL_REMOVAL_WAIT_MS 2000
+
+extern char **environ;
 #define DEFAULT_BIN_DIR "/usr/lib/postgresql/15/bin"
 
 static int64_t now_ms(void)
@@ -242,6 +247,8 @@ static void evaluate(struct agent *a)
 	decision = ha_decide(&facts);
 	free(candidates);
 	keep_replication_slots(a, cluster);
+	actions_apply_parameters(a);
+	a->loop_last_run_ms = now_ms();
 
 	/* One record per change of mind, not one per evaluation. */
 	snprintf(summary, sizeof(summary), "%s %s", ha_action_name(decision.action),
@@ -254,7 +261,7 @@ static void evaluate(struct agent *a)
 	}
 	if (decision.action == HA_NOTHING || decision.action == HA_WAIT)
 		return;
-	if (a->action != HA_NOTHING && decision.action != HA_DEMOTE)
+	if ((a->action != HA_NOTHING || a->restarting) && decision.action != HA_DEMOTE)
 		return;	/* one action at a time; only fencing interrupts */
 	if (now_ms() < a->retry_after_ms && decision.action != HA_DEMOTE)
 		return;
@@ -275,6 +282,8 @@ static void evaluate_cb(evutil_socket_t fd, short what, void *arg)
 	evaluate(arg);
 }
 
+static void run_scheduled_restart(struct agent *a);
+
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void) fd;
@@ -282,6 +291,10 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct agent *a = arg;
 	if (a->monitor)
 		pg_monitor_refresh(a->monitor);
+	if (a->pending_restart_check_at_ms && now_ms() >= a->pending_restart_check_at_ms)
+		actions_check_pending_restart(a);
+	if (a->scheduled_restart)
+		run_scheduled_restart(a);
 	evaluate(a);
 	/* A candidate that declined the free lock is asked again: the facts it
 	 * declined on (another member's stale znode, say) may have changed. */
@@ -346,11 +359,29 @@ void agent_publish_status(struct agent *a)
 		/* Patroni's flag: until the checkpoint after a promotion, pg_rewind
 		 * against this member would see the old timeline in pg_control. */
 		a->status.has_checkpoint_after_promote = a->action == HA_PROMOTE;
+		a->status.pending_restart = a->pending_restart;
+		json_decref(a->status.pending_restart_reason);
+		a->status.pending_restart_reason = json_incref(a->pending_restart_reason);
 		a->status.checkpoint_after_promote = false;
 		znode_set_string(&a->status.replication_state,
 				 running && a->last_status.in_recovery
 					 ? pg_replication_state_name(a->last_status.replication_state)
 					 : NULL);
+	}
+	{
+		const struct znode_config *dynamic = a->dcs ? dcs_cluster(a->dcs)->config : NULL;
+		a->status.pause = dynamic && dynamic->pause;	/* Patroni's members say so */
+	}
+	/* The pod's role label follows what we publish: a Service must send
+	 * writes only to the lock holder's running primary. */
+	if (a->manages_postgresql) {
+		bool serving = running && !a->refused;
+		enum kubernetes_role pod_role = KUBERNETES_ROLE_NONE;
+		if (serving && !a->last_status.in_recovery && a->dcs && dcs_is_leader(a->dcs))
+			pod_role = KUBERNETES_ROLE_PRIMARY;
+		else if (serving && a->last_status.in_recovery)
+			pod_role = KUBERNETES_ROLE_REPLICA;
+		kubernetes_labeler_set_role(a->labeler, pod_role);
 	}
 	json = member_status_encode(&a->status, err, sizeof(err));
 	if (!json) {
@@ -409,6 +440,7 @@ static void on_leadership_changed(void *arg, bool leader)
 	(void) leader;
 	if (!a->manages_postgresql)
 		return;
+	agent_publish_status(a);	/* the pod's role label follows the lock */
 	actions_on_leadership(a);
 	agent_schedule_evaluation(a);
 }
@@ -417,6 +449,14 @@ static void on_cluster_changed(void *arg)
 {
 	struct agent *a = arg;
 	const struct dcs_cluster *cluster = dcs_cluster(a->dcs);
+	const char *leader = cluster->leader ? cluster->leader : "";
+
+	if (cluster->loaded)
+		a->dcs_last_seen_s = wall_ms() / 1000;
+	if (cluster->loaded && strcmp(leader, a->last_leader) != 0) {
+		snprintf(a->last_leader, sizeof(a->last_leader), "%s", leader);
+		a->last_leader_change_s = wall_ms() / 1000;
+	}
 	log_debug("cluster.changed", LF_STR("leader", cluster->leader ? cluster->leader : ""),
 		  LF_INT("members", (long long) cluster->member_count),
 		  LF_BOOL("connected", cluster->connected));
@@ -555,7 +595,8 @@ static bool setup_postgresql(struct agent *a)
 	return actions_init(a) && start_monitor(a);
 }
 
-struct agent *agent_new(struct event_base *base, struct pgherd_config *config)
+struct agent *agent_new(struct event_base *base, struct pgherd_config *config,
+			const char *config_path)
 {
 	static const struct dcs_callbacks callbacks = {
 		.cluster_changed = on_cluster_changed,
@@ -572,6 +613,7 @@ struct agent *agent_new(struct event_base *base, struct pgherd_config *config)
 	}
 	a->base = base;
 	a->config = config;
+	a->config_path = config_path ? strdup(config_path) : NULL;
 	a->manages_postgresql = config->postgresql.data_dir != NULL;
 	a->status_written_lsn = -1;
 	event_assign(&a->evaluate_event, base, -1, 0, evaluate_cb, a);
@@ -600,6 +642,11 @@ struct agent *agent_new(struct event_base *base, struct pgherd_config *config)
 		agent_free(a);
 		return NULL;
 	}
+	/* Without its REST API a member still does its job: say so and go on. */
+	a->rest = rest_server_new(base, a);
+	/* A label a crashed predecessor left is removed until we know better. */
+	a->labeler = kubernetes_labeler_new(base, config, environ);
+	kubernetes_labeler_set_role(a->labeler, KUBERNETES_ROLE_NONE);
 	if (a->manages_postgresql)
 		actions_inspect_data_dir(a);
 	agent_publish_status(a);
@@ -618,6 +665,9 @@ void agent_free(struct agent *a)
 		return;
 	event_del(&a->tick);
 	event_del(&a->evaluate_event);
+	/* The label goes while PostgreSQL stops; we wait for the API server
+	 * only after the lock is released, so it never delays the handover. */
+	kubernetes_labeler_stop(a->labeler, LABEL_REMOVAL_WAIT_MS, NULL, NULL);
 	/* PostgreSQL stops before the session closes: releasing the lock while
 	 * our primary still accepts writes would let a second one start. */
 	if (a->manages_postgresql)
@@ -626,7 +676,138 @@ void agent_free(struct agent *a)
 	a->monitor = NULL;
 	dcs_free(a->dcs);
 	a->dcs = NULL;
+	/* Only now: until the session closed, ZooKeeper may still answer a
+	 * request the API made (and the API serves health checks meanwhile). */
+	rest_server_free(a->rest);
+	a->rest = NULL;
+	for (int64_t until = now_ms() + LABEL_REMOVAL_WAIT_MS;
+	     !kubernetes_labeler_settled(a->labeler) && now_ms() < until;)
+		event_base_loop(a->base, EVLOOP_ONCE);
+	kubernetes_labeler_free(a->labeler);
+	a->labeler = NULL;
 	member_status_clear(&a->status);
+	json_decref(a->scheduled_restart);
 	config_free(a->config);
+	free(a->config_path);
 	free(a);
+}
+
+bool agent_postgres_version_number(const char *text, int *out)
+{
+	int major = 0, minor = 0, patch = 0, n = 0;
+
+	if (sscanf(text, "%d.%d.%d%n", &major, &minor, &patch, &n) == 3 && text[n] == '\0') {
+		*out = major * 10000 + minor * 100 + patch;
+		return true;
+	}
+	if (sscanf(text, "%d.%d%n", &major, &minor, &n) == 2 && text[n] == '\0') {
+		*out = major * 10000 + minor;
+		return true;
+	}
+	return false;
+}
+
+bool agent_restart_conditions(const struct agent *a, const char *role,
+			      const char *postgres_version, bool restart_pending)
+{
+	bool leader = dcs_is_leader(a->dcs);
+	int version;
+
+	if (role && (strcmp(role, "replica") == 0 ? leader : !leader))
+		return false;
+	if (restart_pending && !a->pending_restart)
+		return false;
+	if (postgres_version && (!agent_postgres_version_number(postgres_version, &version) ||
+				 a->last_status.server_version >= version))
+		return false;
+	return true;
+}
+
+void agent_schedule_restart(struct agent *a, const json_t *request, int64_t at_wall_ms)
+{
+	json_decref(a->scheduled_restart);
+	a->scheduled_restart = request ? json_deep_copy(request) : NULL;
+	a->scheduled_restart_at_ms = request ? at_wall_ms : 0;
+	json_decref(a->status.scheduled_restart);
+	a->status.scheduled_restart = json_incref(a->scheduled_restart);
+	if (request)
+		log_info("agent.restart_scheduled",
+			 LF_STR("schedule", json_string_value(json_object_get(request, "schedule"))));
+	else
+		log_info("agent.restart_unscheduled");
+	agent_publish_status(a);
+}
+
+/* A scheduled restart is due: carried out if its filters still hold
+ * (Patroni drops it otherwise) and PostgreSQL is not busy. */
+static void run_scheduled_restart(struct agent *a)
+{
+	const json_t *r = a->scheduled_restart;
+
+	if (!r || wall_ms() < a->scheduled_restart_at_ms || a->action != HA_NOTHING || a->restarting)
+		return;
+	bool met = agent_restart_conditions(a, json_string_value(json_object_get(r, "role")),
+					    json_string_value(json_object_get(r, "postgres_version")),
+					    json_is_true(json_object_get(r, "restart_pending")));
+	bool started = met && actions_restart(a, NULL, NULL);
+	log_info("agent.scheduled_restart", LF_BOOL("conditions_met", met),
+		 LF_BOOL("started", started));
+	agent_schedule_restart(a, NULL, 0);
+}
+
+void agent_log_config_diagnostics(const struct config_diagnostics *diags)
+{
+	for (size_t i = 0; i < diags->count; i++) {
+		const struct config_diagnostic *d = &diags->items[i];
+		log_write(d->severity == CONFIG_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING,
+			  d->severity == CONFIG_ERROR ? "config.error" : "config.warning",
+			  LOG_FIELDS(LF_STR("file", d->file), LF_INT("line", d->line),
+				     LF_STR("key", d->key), LF_STR("reason", d->reason)));
+	}
+}
+
+#define SWAP(type, x, y) do { type swap_ = (x); (x) = (y); (y) = swap_; } while (0)
+
+void agent_reload(struct agent *a)
+{
+	struct config_diagnostics diags = { 0 };
+	struct pgherd_config *fresh = NULL;
+	struct pgherd_config *c = a->config;
+	bool ok = config_load_file(a->config_path, environ, &fresh, &diags) &&
+		  kubernetes_labels_check_config(fresh, a->config_path, &diags);
+
+	agent_log_config_diagnostics(&diags);
+	config_diagnostics_clear(&diags);
+	if (!ok) {
+		log_error("agent.reload_failed",
+			  LF_STR("reason", "invalid configuration: the running one stays"));
+		return;
+	}
+	/* Who we are and where we run need a restart of the agent. */
+	if (strcmp(fresh->scope, c->scope) != 0 || strcmp(fresh->name, c->name) != 0 ||
+	    strcmp(fresh->zookeeper.connect_string, c->zookeeper.connect_string) != 0 ||
+	    (fresh->postgresql.data_dir == NULL) != (c->postgresql.data_dir == NULL) ||
+	    (c->postgresql.data_dir && strcmp(fresh->postgresql.data_dir, c->postgresql.data_dir) != 0))
+		log_warning("agent.reload_partial",
+			    LF_STR("detail", "scope, name, zookeeper.hosts and postgresql.data_dir "
+					     "change only when the agent restarts"));
+	SWAP(json_t *, c->postgresql.parameters, fresh->postgresql.parameters);
+	SWAP(char **, c->postgresql.pg_hba, fresh->postgresql.pg_hba);
+	SWAP(size_t, c->postgresql.n_pg_hba, fresh->postgresql.n_pg_hba);
+	SWAP(json_t *, c->tags, fresh->tags);
+	SWAP(char *, c->restapi.username, fresh->restapi.username);
+	SWAP(char *, c->restapi.password, fresh->restapi.password);
+	c->log = fresh->log;
+	config_free(fresh);
+	log_set_level(c->log.level);
+	log_set_format(c->log.format);
+	json_decref(a->status.tags);
+	a->status.tags = json_incref(c->tags);
+	/* Rewrite postgresql.conf and pg_hba.conf and reload PostgreSQL. */
+	json_decref(a->applied_parameters);
+	a->applied_parameters = NULL;
+	if (a->manages_postgresql)
+		actions_apply_parameters(a);
+	agent_publish_status(a);
+	log_info("agent.reloaded", LF_STR("config", a->config_path ? a->config_path : "(environment)"));
 }

@@ -11,6 +11,7 @@
 
 #include <event2/event_struct.h>
 
+#include "agent/agent.h"
 #include "agent/config.h"
 #include "agent/ha.h"
 #include "dcs/dcs.h"
@@ -29,6 +30,9 @@ enum bootstrap_step {
 	BOOTSTRAP_ROLES,	/* creating the replication role */
 	BOOTSTRAP_PUBLISHING,	/* initialize, config, then the lock */
 };
+
+struct rest_server;
+struct kubernetes_labeler;
 
 struct agent {
 	struct event_base *base;
@@ -77,6 +81,23 @@ struct agent {
 	 * holds the most WAL, and takes the lock back. */
 	int64_t stand_down_until_ms;
 	char rewind_source_url[512];	/* the leader's conn_url, for pg_rewind */
+	char reinitialize_from[ZNODE_NAME_MAX + 1];	/* the member to clone again */
+
+	/* A restart asked for through the REST API: the policy stands aside
+	 * while PostgreSQL stops and starts again with the same role. */
+	bool restarting;
+	void (*restart_done)(void *arg, bool ok);
+	void *restart_done_arg;
+	/* Parameters changed that only a restart applies (from pg_settings). */
+	bool pending_restart;
+	json_t *pending_restart_reason;	/* {name: {old_value, new_value}} or NULL */
+	json_t *applied_parameters;	/* the cluster parameters last written */
+	/* POST /restart with a schedule: {"schedule", and the filters}, due at
+	 * scheduled_restart_at_ms on the wall clock.  NULL when none. */
+	json_t *scheduled_restart;
+	int64_t scheduled_restart_at_ms;
+	struct pg_process *settings_job;	/* the pending_restart query */
+	int64_t pending_restart_check_at_ms;	/* 0: none due */
 
 	/* The data directory belongs to another cluster: never ours to run. */
 	bool refused;
@@ -93,9 +114,28 @@ struct agent {
 	struct event evaluate_event;
 	struct event tick;
 	char last_decision[HA_REASON_MAX + 32];
+	int64_t loop_last_run_ms;	/* for /liveness */
+	int64_t dcs_last_seen_s;	/* Unix time of the last cluster view, 0 never */
+	int64_t last_leader_change_s;	/* Unix time the leader last changed, 0 unknown */
+	char last_leader[ZNODE_NAME_MAX + 1];
+	char *config_path;		/* re-read on SIGHUP and POST /reload; NULL: environment */
+	struct rest_server *rest;
+	struct kubernetes_labeler *labeler;	/* NULL: not labelling pods */
 	int64_t status_written_lsn;
 };
 
+/* "15.4" -> 150004, "9.6.24" -> 90624: server_version_num of Patroni's
+ * X.Y or X.Y.Z. */
+bool agent_postgres_version_number(const char *text, int *out);
+/* Patroni's restart filters: role ("master"/"primary" = the lock holder,
+ * "replica"), restart only if the running version is older than
+ * postgres_version, only if a parameter waits for a restart.  NULL / false
+ * filters nothing. */
+bool agent_restart_conditions(const struct agent *agent, const char *role,
+			      const char *postgres_version, bool restart_pending);
+/* Remember a scheduled restart (request: the POST body, copied), or with
+ * NULL forget it; published in our member znode either way. */
+void agent_schedule_restart(struct agent *agent, const json_t *request, int64_t at_wall_ms);
 /* Ask for a new decision soon (coalesced to one per loop turn). */
 void agent_schedule_evaluation(struct agent *agent);
 void agent_set_pg_state(struct agent *agent, enum ha_pg_state state);
@@ -114,6 +154,15 @@ void actions_on_status(struct agent *agent);
 void actions_on_leadership(struct agent *agent);
 /* Our timeline, from the running server or the last inspection. */
 uint32_t agent_local_timeline(const struct agent *agent);
+/* Restart PostgreSQL in place; done(arg, ok) once it runs again (or
+ * failed).  False when it cannot start now (not running, busy). */
+bool actions_restart(struct agent *agent, void (*done)(void *arg, bool ok), void *arg);
+/* The caller of actions_restart() went away: do not call it back. */
+void actions_cancel_restart_callback(struct agent *agent);
+/* Rewrite postgresql.conf and reload when `config`'s parameters changed;
+ * then look at which need a restart (actions_check_pending_restart). */
+void actions_apply_parameters(struct agent *agent);
+void actions_check_pending_restart(struct agent *agent);
 /* Run a slot script (slots_sync_sql()); on success it becomes
  * agent->slots_applied.  Returns false when it cannot be started. */
 bool actions_sync_slots(struct agent *agent, const char *sql);

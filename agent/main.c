@@ -14,6 +14,7 @@
 
 #include "agent/agent.h"
 #include "agent/config.h"
+#include "agent/kubernetes.h"
 #include "agent/log.h"
 #include "agent/version.h"
 
@@ -50,22 +51,12 @@ static void print_diagnostics(const struct config_diagnostics *diags)
 	}
 }
 
-static void log_diagnostics(const struct config_diagnostics *diags)
-{
-	for (size_t i = 0; i < diags->count; i++) {
-		const struct config_diagnostic *d = &diags->items[i];
-		log_write(d->severity == CONFIG_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARNING,
-			  d->severity == CONFIG_ERROR ? "config.error" : "config.warning",
-			  LOG_FIELDS(LF_STR("file", d->file), LF_INT("line", d->line),
-				     LF_STR("key", d->key), LF_STR("reason", d->reason)));
-	}
-}
-
 static int validate(const char *path)
 {
 	struct config_diagnostics diags = { 0 };
 	struct pgherd_config *config = NULL;
-	bool ok = config_load_file(path, environ, &config, &diags);
+	bool ok = config_load_file(path, environ, &config, &diags) &&
+		  kubernetes_labels_check_config(config, path, &diags);
 
 	print_diagnostics(&diags);
 	if (ok)
@@ -95,9 +86,9 @@ static void on_hangup(evutil_socket_t signal_number, short what, void *arg)
 {
 	(void) signal_number;
 	(void) what;
-	(void) arg;
-	log_warning("agent.reload_unsupported",
-		    LF_STR("detail", "SIGHUP received; configuration reload is not implemented yet, restart the agent to apply changes"));
+	struct agent **agent = arg;
+	if (*agent)
+		agent_reload(*agent);
 }
 
 static int run(const char *path)
@@ -106,15 +97,16 @@ static int run(const char *path)
 	struct pgherd_config *config = NULL;
 	struct event_base *base;
 	struct event *signals[3];
-	struct agent *agent;
+	struct agent *agent = NULL;
 
-	bool ok = config_load_file(path, environ, &config, &diags);
+	bool ok = config_load_file(path, environ, &config, &diags) &&
+		  kubernetes_labels_check_config(config, path, &diags);
 	if (ok) {
 		log_set_format(config->log.format);
 		log_set_level(config->log.level);
 		log_set_member(config->name);
 	}
-	log_diagnostics(&diags);
+	agent_log_config_diagnostics(&diags);
 	config_diagnostics_clear(&diags);
 	if (!ok) {
 		log_error("agent.exit", LF_STR("reason", "invalid configuration"),
@@ -135,7 +127,7 @@ static int run(const char *path)
 	}
 	signals[0] = evsignal_new(base, SIGTERM, on_stop_signal, base);
 	signals[1] = evsignal_new(base, SIGINT, on_stop_signal, base);
-	signals[2] = evsignal_new(base, SIGHUP, on_hangup, NULL);
+	signals[2] = evsignal_new(base, SIGHUP, on_hangup, &agent);
 	for (int i = 0; i < 3; i++)
 		if (!signals[i] || evsignal_add(signals[i], NULL) != 0) {
 			log_error("agent.exit", LF_STR("reason", "cannot install signal handlers"));
@@ -147,7 +139,7 @@ static int run(const char *path)
 			return EXIT_RUNTIME;
 		}
 
-	agent = agent_new(base, config);	/* owns config from here */
+	agent = agent_new(base, config, path);	/* owns config from here */
 	if (!agent) {
 		log_error("agent.exit", LF_STR("reason", "cannot start the agent"));
 		for (int i = 0; i < 3; i++)

@@ -394,6 +394,48 @@ void dcs_delete(struct dcs *d, const char *key, dcs_write_done_fn done, void *ar
 	start_write(d, key, NULL, WRITE_DELETE, done, arg);
 }
 
+struct pending_read {
+	dcs_read_done_fn done;
+	void *arg;
+};
+
+static void read_done(int rc, const char *value, int length, const struct Stat *stat,
+		      const void *data)
+{
+	struct zk_request *r = (struct zk_request *) data;
+	struct pending_read *p = r->owner;
+	bool current = zk_request_current(r, rc);
+
+	zk_request_free(r);
+	if (current) {
+		if (rc == ZOK)
+			p->done(p->arg, true, value, value ? length : -1, stat->version);
+		else
+			p->done(p->arg, false, NULL, -1, -1);
+	}
+	free(p);
+}
+
+void dcs_read(struct dcs *d, const char *key, dcs_read_done_fn done, void *arg)
+{
+	char path[ZNODE_PATH_MAX];
+	zhandle_t *zh = zk_session_handle(d->session);
+	struct pending_read *p = calloc(1, sizeof(*p));
+	struct zk_request *r = NULL;
+
+	if (!p || !zh || !znode_path(path, sizeof(path), d->base_path, key) ||
+	    (r = zk_request_new(d->session, p, 0, path)) == NULL ||
+	    zoo_aget(zh, path, 0, read_done, r) != ZOK) {
+		zk_request_free(r);
+		free(p);
+		done(arg, false, NULL, -1, -1);
+		return;
+	}
+	p->done = done;
+	p->arg = arg;
+	zk_session_flush(d->session);
+}
+
 void dcs_take_lock_now(struct dcs *d)
 {
 	election_take_lock_now(d->election);

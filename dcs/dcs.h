@@ -109,6 +109,12 @@ void dcs_write(struct dcs *dcs, const char *key, const char *data, dcs_write_don
  * else wrote it first (or deleted it). */
 void dcs_write_if_version(struct dcs *dcs, const char *key, const char *data, int version,
 			  dcs_write_done_fn done, void *arg);
+/* Read `key` afresh (not from the cache), for a compare-and-set that must
+ * start from the latest version.  done gets ok=false when it is absent or
+ * unreadable; data (length bytes, not NUL-terminated) is valid during the
+ * call.  Not called if the session ends first. */
+typedef void (*dcs_read_done_fn)(void *arg, bool ok, const char *data, int length, int version);
+void dcs_read(struct dcs *dcs, const char *key, dcs_read_done_fn done, void *arg);
 /* Delete `key`; an absent key counts as done. */
 void dcs_delete(struct dcs *dcs, const char *key, dcs_write_done_fn done, void *arg);
 /* Take the lock without queueing: only for the member that just won the

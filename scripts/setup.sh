@@ -8,10 +8,11 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 # unzip, yamllint, shellcheck (and Node.js, below): the checks of the Helm
-# chart and the container entrypoint.
+# chart and the container entrypoint.  patroni: its patronictl must read a
+# pgherd cluster (test/scenario/test_rest.c).
 packages="build-essential pkg-config libzookeeper-st-dev libpq-dev libevent-dev libssl-dev openssl
 libcmocka-dev libjansson-dev libyaml-dev zookeeper postgresql-15 default-jre-headless libslf4j-java
-procps util-linux clang libclang-rt-14-dev unzip yamllint shellcheck"
+procps util-linux clang libclang-rt-14-dev unzip yamllint shellcheck patroni python3-kazoo"
 
 missing=""
 for p in $packages; do

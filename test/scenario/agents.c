@@ -112,6 +112,7 @@ bool test_agent_start(struct test_agent *agent, const char *name, const struct h
 
 	memset(agent, 0, sizeof(*agent));
 	agent->pg_port = pg_port;
+	agent->api_port = api_port;
 	agent->as_pid1 = options->as_pid1;
 	if (options->manage_postgresql) {
 		snprintf(relpath, sizeof(relpath), "%s/%s", options->scope, name);

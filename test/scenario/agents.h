@@ -22,6 +22,7 @@ struct test_agent {
 	const char *config_path;
 	const char *log_path;
 	int pg_port;		/* where its PostgreSQL listens */
+	int api_port;		/* where its REST API listens (127.0.0.1) */
 	/* Runs as PID 1 of its own PID namespace (unshare --pid --fork), as in
 	 * a container; pid is then unshare's, see test_agent_host_pid(). */
 	bool as_pid1;

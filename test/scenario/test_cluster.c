@@ -22,176 +22,7 @@
 #include "test/harness/harness.h"
 #include "test/harness/zk_client.h"
 #include "test/scenario/agents.h"
-
-#define MEMBERS 3
-#define SESSION_TIMEOUT_S 3.0
-#define WAIT_MS 60000
-
-struct cluster {
-	struct harness_zk zk;
-	struct zk_client *client;
-	struct test_agent agent[MEMBERS];
-	char scope[32];
-	char base[64];
-};
-
-/* One statement on a member's PostgreSQL through its private socket (the
- * test runs as root or as the service user, who may enter it).  Returns the
- * first value of the first row in out, or false on any error. */
-static bool sql(const struct cluster *c, int member, const char *statement, char *out, size_t size)
-{
-	char conninfo[512];
-	PGconn *conn;
-	PGresult *result;
-	bool ok;
-
-	snprintf(conninfo, sizeof(conninfo),
-		 "host=%s/%s/node%d/data.pgherd port=%d user=postgres dbname=postgres "
-		 "connect_timeout=2",
-		 harness_run_dir(), c->scope, member + 1, c->agent[member].pg_port);
-	conn = PQconnectdb(conninfo);
-	if (PQstatus(conn) != CONNECTION_OK) {
-		PQfinish(conn);
-		return false;
-	}
-	result = PQexec(conn, statement);
-	ok = PQresultStatus(result) == PGRES_TUPLES_OK || PQresultStatus(result) == PGRES_COMMAND_OK;
-	if (ok && out && size) {
-		out[0] = '\0';
-		if (PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) > 0)
-			snprintf(out, size, "%s", PQgetvalue(result, 0, 0));
-	}
-	PQclear(result);
-	PQfinish(conn);
-	return ok;
-}
-
-static int writable_member(const struct cluster *c, int skip)
-{
-	for (int i = 0; i < MEMBERS; i++) {
-		char value[16];
-		if (i != skip && c->agent[i].pid > 0 &&
-		    sql(c, i, "SELECT pg_is_in_recovery()::text", value, sizeof(value)) &&
-		    strcmp(value, "false") == 0 &&
-		    sql(c, i, "INSERT INTO probe VALUES (0)", NULL, 0))
-			return i;
-	}
-	return -1;
-}
-
-static int streaming_replicas(const struct cluster *c, int primary)
-{
-	char value[16];
-	if (!sql(c, primary, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
-		 value, sizeof(value)))
-		return -1;
-	return atoi(value);	/* NOLINT: a count PostgreSQL printed */
-}
-
-/* Bootstrap a cluster and return the primary, with both replicas streaming
- * and a table `probe` written and replicated.  extra_yaml[i] is appended to
- * member i's configuration (NULL for none). */
-static int cluster_start_options(struct cluster *c, const char *scope,
-				 const char *const *extra_yaml, struct test_agent_options options)
-{
-	int64_t started = harness_now_ms();
-	int primary = -1;
-
-	memset(c, 0, sizeof(*c));
-	snprintf(c->scope, sizeof(c->scope), "%s", scope);
-	snprintf(c->base, sizeof(c->base), "/service/%s", scope);
-	assert_true(harness_zk_start(1, &c->zk));
-	assert_int_equal(zk_client_connect(c->zk.connect_string, 10000, 5000, &c->client), ZOK);
-	for (int i = 0; i < MEMBERS; i++) {
-		char name[16];
-		snprintf(name, sizeof(name), "node%d", i + 1);
-		options.extra_yaml = extra_yaml ? extra_yaml[i] : NULL;
-		assert_true(test_agent_start(&c->agent[i], name, &c->zk, &options));
-	}
-	while (harness_now_ms() - started < WAIT_MS) {
-		primary = test_leader_index(c->client, c->base, c->agent, MEMBERS);
-		if (primary >= 0 && streaming_replicas(c, primary) == MEMBERS - 1)
-			break;
-		harness_sleep_ms(50);
-	}
-	if (primary < 0 || streaming_replicas(c, primary) != MEMBERS - 1) {
-		/* Show what each agent was doing: a stalled bootstrap is a bug to
-		 * diagnose from these lines. */
-		for (int i = 0; i < MEMBERS; i++)
-			harness_log_print_tail(c->agent[i].log_path, 40);
-		fail_msg("no primary with %d streaming replicas %lld ms after start", MEMBERS - 1,
-			 (long long) (harness_now_ms() - started));
-	}
-	printf("     primary node%d, %d replicas streaming %lld ms after start\n", primary + 1,
-	       MEMBERS - 1, (long long) (harness_now_ms() - started));
-	assert_true(sql(c, primary, "CREATE TABLE probe (id bigint)", NULL, 0));
-	return primary;
-}
-
-static struct test_agent_options default_options(const char *scope)
-{
-	return (struct test_agent_options){ .scope = scope, .session_timeout = SESSION_TIMEOUT_S,
-					    .manage_postgresql = true };
-}
-
-static int cluster_start_with(struct cluster *c, const char *scope, const char *const *extra_yaml)
-{
-	return cluster_start_options(c, scope, extra_yaml, default_options(scope));
-}
-
-static int cluster_start(struct cluster *c, const char *scope)
-{
-	return cluster_start_with(c, scope, NULL);
-}
-
-/* Wait until a member other than `skip` accepts a write; its index. */
-static int wait_writable(const struct cluster *c, int skip, int64_t since, int64_t *elapsed_ms)
-{
-	int next = -1;
-	while (next < 0 && harness_now_ms() - since < WAIT_MS) {
-		next = writable_member(c, skip);
-		if (next < 0)
-			harness_sleep_ms(20);
-	}
-	*elapsed_ms = harness_now_ms() - since;
-	return next;
-}
-
-/* Rows written on the primary have reached every replica's replay. */
-static void wait_replicated(const struct cluster *c, int primary)
-{
-	char lsn[64];
-	assert_true(sql(c, primary, "SELECT pg_current_wal_flush_lsn()::text", lsn, sizeof(lsn)));
-	for (int i = 0; i < MEMBERS; i++) {
-		char query[160], done[16] = "";
-		if (i == primary)
-			continue;
-		snprintf(query, sizeof(query), "SELECT (pg_last_wal_replay_lsn() >= '%s')::text", lsn);
-		for (int tries = 0; tries < 400 && strcmp(done, "true") != 0; tries++) {
-			(void) sql(c, i, query, done, sizeof(done));
-			harness_sleep_ms(10);
-		}
-		if (strcmp(done, "true") != 0)
-			fail_msg("node%d did not replay up to %s", i + 1, lsn);
-	}
-}
-
-static pid_t postmaster_pid(const struct cluster *c, int member)
-{
-	char path[512];
-	long pid = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s/node%d/data/postmaster.pid", harness_run_dir(), c->scope,
-		 member + 1);
-	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%ld", &pid) != 1)
-			pid = 0;
-		fclose(f);
-	}
-	return (pid_t) pid;
-}
+#include "test/scenario/cluster.h"
 
 static void test_bootstrap_three_empty_directories(void **state)
 {
@@ -200,12 +31,12 @@ static void test_bootstrap_three_empty_directories(void **state)
 	char value[64];
 	int primary = cluster_start(&c, "bootstrap");
 
-	assert_true(sql(&c, primary, "INSERT INTO probe SELECT generate_series(1, 100)", NULL, 0));
-	wait_replicated(&c, primary);
-	for (int i = 0; i < MEMBERS; i++) {
-		assert_true(sql(&c, i, "SELECT count(*) FROM probe", value, sizeof(value)));
+	assert_true(cluster_sql(&c, primary, "INSERT INTO probe SELECT generate_series(1, 100)", NULL, 0));
+	cluster_wait_replicated(&c, primary);
+	for (int i = 0; i < CLUSTER_MEMBERS; i++) {
+		assert_true(cluster_sql(&c, i, "SELECT count(*) FROM probe", value, sizeof(value)));
 		assert_string_equal(value, "100");
-		assert_true(sql(&c, i, "SELECT pg_is_in_recovery()::text", value, sizeof(value)));
+		assert_true(cluster_sql(&c, i, "SELECT pg_is_in_recovery()::text", value, sizeof(value)));
 		assert_string_equal(value, i == primary ? "false" : "true");
 	}
 	/* Every member has the same system identifier, recorded in initialize. */
@@ -213,25 +44,25 @@ static void test_bootstrap_three_empty_directories(void **state)
 	char path[128];
 	snprintf(path, sizeof(path), "%s/initialize", c.base);
 	assert_int_equal(zk_client_get(c.client, path, initialize, sizeof(initialize), NULL), ZOK);
-	for (int i = 0; i < MEMBERS; i++) {
-		assert_true(sql(&c, i, "SELECT system_identifier::text FROM pg_control_system()", value,
+	for (int i = 0; i < CLUSTER_MEMBERS; i++) {
+		assert_true(cluster_sql(&c, i, "SELECT system_identifier::text FROM pg_control_system()", value,
 				sizeof(value)));
 		assert_string_equal(value, initialize);
 	}
 	/* The replicas use the replication role, not the superuser. */
-	assert_true(sql(&c, primary,
+	assert_true(cluster_sql(&c, primary,
 			"SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_replication", value,
 			sizeof(value)));
 	assert_string_equal(value, "replicator");
 
 	/* The leader keeps one physical slot per replica, named as Patroni
 	 * names them, and each replica streams through its own. */
-	assert_true(sql(&c, primary,
+	assert_true(cluster_sql(&c, primary,
 			"SELECT string_agg(slot_name || ':' || active::text, ',' ORDER BY slot_name)"
 			" FROM pg_replication_slots WHERE slot_type = 'physical' AND NOT temporary",
 			value, sizeof(value)));
 	char expected[64] = "";
-	for (int i = 0; i < MEMBERS; i++)
+	for (int i = 0; i < CLUSTER_MEMBERS; i++)
 		if (i != primary)
 			snprintf(expected + strlen(expected), sizeof(expected) - strlen(expected),
 				 "%snode%d:true", expected[0] ? "," : "", i + 1);
@@ -253,28 +84,28 @@ static void test_node_loss_fails_over_without_losing_replicated_rows(void **stat
 	int primary = cluster_start(&c, "nodeloss");
 	int next = -1;
 
-	assert_true(sql(&c, primary, "INSERT INTO probe SELECT generate_series(1, 1000)", NULL, 0));
-	wait_replicated(&c, primary);
-	pid_t postmaster = postmaster_pid(&c, primary);
+	assert_true(cluster_sql(&c, primary, "INSERT INTO probe SELECT generate_series(1, 1000)", NULL, 0));
+	cluster_wait_replicated(&c, primary);
+	pid_t postmaster = cluster_postmaster_pid(&c, primary);
 	assert_true(postmaster > 0);
 
 	int64_t killed_at = harness_now_ms();
 	assert_int_equal(harness_kill(c.agent[primary].pid), 9);
 	assert_int_equal(kill(postmaster, SIGKILL), 0);
 	c.agent[primary].pid = 0;
-	while (next < 0 && harness_now_ms() - killed_at < WAIT_MS) {
-		next = writable_member(&c, primary);
+	while (next < 0 && harness_now_ms() - killed_at < CLUSTER_WAIT_MS) {
+		next = cluster_writable_member(&c, primary);
 		if (next < 0)
 			harness_sleep_ms(20);
 	}
 	int64_t failover_ms = harness_now_ms() - killed_at;
 	printf("     node%d accepted a write %lld ms after the primary's node died (session %.0f ms)\n",
-	       next + 1, (long long) failover_ms, SESSION_TIMEOUT_S * 1000);
+	       next + 1, (long long) failover_ms, CLUSTER_SESSION_TIMEOUT_S * 1000);
 	assert_true(next >= 0);
-	if (failover_ms > (int64_t) (SESSION_TIMEOUT_S * 1000) + 1000)
+	if (failover_ms > (int64_t) (CLUSTER_SESSION_TIMEOUT_S * 1000) + 1000)
 		fail_msg("failover took %lld ms; expected within the session timeout plus 1 s",
 			 (long long) failover_ms);
-	assert_true(sql(&c, next, "SELECT count(*) FROM probe WHERE id > 0", value, sizeof(value)));
+	assert_true(cluster_sql(&c, next, "SELECT count(*) FROM probe WHERE id > 0", value, sizeof(value)));
 	assert_string_equal(value, "1000");
 
 	/* The new leader recorded the promotion in `history`, as Patroni does:
@@ -298,33 +129,25 @@ static void test_node_loss_fails_over_without_losing_replicated_rows(void **stat
 
 	/* The old node comes back: it rewinds onto the new timeline and
 	 * streams from the new primary. */
-	assert_true(sql(&c, next, "INSERT INTO probe VALUES (2000)", NULL, 0));
+	assert_true(cluster_sql(&c, next, "INSERT INTO probe VALUES (2000)", NULL, 0));
 	size_t from = test_agent_lines(&c.agent[primary]);
 	int64_t restarted_at = harness_now_ms();
 	assert_true(test_agent_restart(&c.agent[primary]));
-	assert_true(test_agent_wait(&c.agent[primary], "pg.rewound", from, WAIT_MS, NULL));
+	assert_true(test_agent_wait(&c.agent[primary], "pg.rewound", from, CLUSTER_WAIT_MS, NULL));
 	bool streaming = false;
-	while (!streaming && harness_now_ms() - restarted_at < WAIT_MS) {
-		streaming = streaming_replicas(&c, next) == MEMBERS - 1;
+	while (!streaming && harness_now_ms() - restarted_at < CLUSTER_WAIT_MS) {
+		streaming = cluster_streaming_replicas(&c, next) == CLUSTER_MEMBERS - 1;
 		if (!streaming)
 			harness_sleep_ms(50);
 	}
 	printf("     the old primary rejoined as a streaming replica %lld ms after its restart\n",
 	       (long long) (harness_now_ms() - restarted_at));
 	assert_true(streaming);
-	wait_replicated(&c, next);
-	assert_true(sql(&c, primary, "SELECT count(*) FROM probe WHERE id = 2000", value, sizeof(value)));
+	cluster_wait_replicated(&c, next);
+	assert_true(cluster_sql(&c, primary, "SELECT count(*) FROM probe WHERE id = 2000", value, sizeof(value)));
 	assert_string_equal(value, "1");
-	assert_true(sql(&c, primary, "SELECT pg_is_in_recovery()::text", value, sizeof(value)));
+	assert_true(cluster_sql(&c, primary, "SELECT pg_is_in_recovery()::text", value, sizeof(value)));
 	assert_string_equal(value, "true");
-}
-
-/* The member's data directory in the run directory. */
-static const char *data_dir(const struct cluster *c, int member)
-{
-	static char path[512];
-	snprintf(path, sizeof(path), "%s/%s/node%d/data", harness_run_dir(), c->scope, member + 1);
-	return path;
 }
 
 static void test_diverged_former_primary_is_cloned_again(void **state)
@@ -332,46 +155,46 @@ static void test_diverged_former_primary_is_cloned_again(void **state)
 	(void) state;
 	struct cluster c;
 	char value[64];
-	struct test_agent_options options = default_options("reinit");
+	struct test_agent_options options = cluster_default_options("reinit");
 	int64_t failover_ms;
 
 	/* No pg_rewind: a former primary can only come back as a fresh copy. */
 	options.without_pg_rewind = true;
 	options.postgresql_yaml = "  remove_data_directory_on_diverged_timelines: true\n";
 	int primary = cluster_start_options(&c, "reinit", NULL, options);
-	assert_true(sql(&c, primary, "INSERT INTO probe SELECT generate_series(1, 100)", NULL, 0));
-	wait_replicated(&c, primary);
-	pid_t postmaster = postmaster_pid(&c, primary);
+	assert_true(cluster_sql(&c, primary, "INSERT INTO probe SELECT generate_series(1, 100)", NULL, 0));
+	cluster_wait_replicated(&c, primary);
+	pid_t postmaster = cluster_postmaster_pid(&c, primary);
 	int64_t killed_at = harness_now_ms();
 	assert_int_equal(harness_kill(c.agent[primary].pid), 9);
 	assert_int_equal(kill(postmaster, SIGKILL), 0);
 	c.agent[primary].pid = 0;
-	int next = wait_writable(&c, primary, killed_at, &failover_ms);
+	int next = cluster_wait_writable(&c, primary, killed_at, &failover_ms);
 	assert_true(next >= 0);
-	assert_true(sql(&c, next, "INSERT INTO probe VALUES (2000)", NULL, 0));
+	assert_true(cluster_sql(&c, next, "INSERT INTO probe VALUES (2000)", NULL, 0));
 
 	size_t from = test_agent_lines(&c.agent[primary]);
 	assert_true(test_agent_restart(&c.agent[primary]));
 	json_t *moved = NULL;
-	assert_true(test_agent_wait(&c.agent[primary], "pg.data_dir_moved_aside", from, WAIT_MS, &moved));
+	assert_true(test_agent_wait(&c.agent[primary], "pg.data_dir_moved_aside", from, CLUSTER_WAIT_MS, &moved));
 	const char *aside = json_string_value(json_object_get(moved, "path"));
 	assert_non_null(aside);
 	/* The old data is kept, with its own pg_control, for an operator. */
 	char control[600];
 	snprintf(control, sizeof(control), "%s/global/pg_control", aside);
 	assert_int_equal(access(control, F_OK), 0);
-	assert_non_null(strstr(aside, data_dir(&c, primary)));
+	assert_non_null(strstr(aside, cluster_data_dir(&c, primary)));
 	json_decref(moved);
 
 	bool streaming = false;
-	for (int64_t since = harness_now_ms(); !streaming && harness_now_ms() - since < WAIT_MS;) {
-		streaming = streaming_replicas(&c, next) == MEMBERS - 1;
+	for (int64_t since = harness_now_ms(); !streaming && harness_now_ms() - since < CLUSTER_WAIT_MS;) {
+		streaming = cluster_streaming_replicas(&c, next) == CLUSTER_MEMBERS - 1;
 		if (!streaming)
 			harness_sleep_ms(50);
 	}
 	assert_true(streaming);
-	wait_replicated(&c, next);
-	assert_true(sql(&c, primary, "SELECT count(*) FROM probe WHERE id = 2000", value, sizeof(value)));
+	cluster_wait_replicated(&c, next);
+	assert_true(cluster_sql(&c, primary, "SELECT count(*) FROM probe WHERE id = 2000", value, sizeof(value)));
 	assert_string_equal(value, "1");
 	assert_true(test_agent_wait(&c.agent[primary], "pg.cloned", from, 1000, NULL));
 	assert_int_equal(test_agent_count(&c.agent[primary], "pg.rewound"), 0);
@@ -384,13 +207,13 @@ static void test_postmaster_crash_restarts_in_place(void **state)
 	int primary = cluster_start(&c, "crash");
 	int writable = -1;
 
-	pid_t postmaster = postmaster_pid(&c, primary);
+	pid_t postmaster = cluster_postmaster_pid(&c, primary);
 	assert_true(postmaster > 0);
 	int64_t killed_at = harness_now_ms();
 	assert_int_equal(kill(postmaster, SIGKILL), 0);
 	harness_sleep_ms(50);
-	while (writable < 0 && harness_now_ms() - killed_at < WAIT_MS) {
-		writable = writable_member(&c, -1);
+	while (writable < 0 && harness_now_ms() - killed_at < CLUSTER_WAIT_MS) {
+		writable = cluster_writable_member(&c, -1);
 		if (writable < 0)
 			harness_sleep_ms(20);
 	}
@@ -419,14 +242,14 @@ static void test_crash_fails_over_at_once_with_primary_start_timeout_0(void **st
 				       "\"postgresql\":{\"use_pg_rewind\":true}}",
 				       -1, NULL),
 			 ZOK);
-	wait_replicated(&c, primary);
+	cluster_wait_replicated(&c, primary);
 	harness_sleep_ms(300);
 
-	pid_t postmaster = postmaster_pid(&c, primary);
+	pid_t postmaster = cluster_postmaster_pid(&c, primary);
 	assert_true(postmaster > 0);
 	int64_t killed_at = harness_now_ms();
 	assert_int_equal(kill(postmaster, SIGKILL), 0);
-	int next = wait_writable(&c, primary, killed_at, &failover_ms);
+	int next = cluster_wait_writable(&c, primary, killed_at, &failover_ms);
 	printf("     node%d took over %lld ms after the primary's postmaster was killed\n", next + 1,
 	       (long long) failover_ms);
 	assert_true(next >= 0 && next != primary);
@@ -434,8 +257,8 @@ static void test_crash_fails_over_at_once_with_primary_start_timeout_0(void **st
 				     0, 1000, NULL, NULL));
 	/* The old primary comes back as a replica of the new one. */
 	bool streaming = false;
-	while (!streaming && harness_now_ms() - killed_at < WAIT_MS) {
-		streaming = streaming_replicas(&c, next) == MEMBERS - 1;
+	while (!streaming && harness_now_ms() - killed_at < CLUSTER_WAIT_MS) {
+		streaming = cluster_streaming_replicas(&c, next) == CLUSTER_MEMBERS - 1;
 		if (!streaming)
 			harness_sleep_ms(50);
 	}
@@ -449,10 +272,10 @@ static void test_sigterm_hands_the_primary_over(void **state)
 	int64_t gap_ms;
 	int primary = cluster_start(&c, "sigterm");
 
-	wait_replicated(&c, primary);
+	cluster_wait_replicated(&c, primary);
 	int64_t stopped_at = harness_now_ms();
 	assert_true(harness_signal(c.agent[primary].pid, SIGTERM));
-	int next = wait_writable(&c, primary, stopped_at, &gap_ms);
+	int next = cluster_wait_writable(&c, primary, stopped_at, &gap_ms);
 	printf("     writes resumed on node%d %lld ms after SIGTERM to the primary's agent\n",
 	       next + 1, (long long) gap_ms);
 	assert_true(next >= 0 && next != primary);
@@ -464,50 +287,22 @@ static void test_sigterm_hands_the_primary_over(void **state)
 	assert_true(test_agent_wait(&c.agent[primary], "agent.stopped", 0, 1000, NULL));
 }
 
-/*
- * The longest time no member accepted a write while a writer committed in a
- * loop from `since` until a member other than `old` took writes and kept
- * them for 200 ms.
- */
-static int64_t write_gap_until_moved(const struct cluster *c, int old, int64_t since, int *moved_to)
-{
-	int64_t last_ok = since, gap = 0, moved_at = 0;
-
-	*moved_to = -1;
-	while (harness_now_ms() - since < WAIT_MS) {
-		int w = writable_member(c, -1);
-		int64_t now = harness_now_ms();
-		if (w >= 0) {
-			if (now - last_ok > gap)
-				gap = now - last_ok;
-			last_ok = now;
-			if (w != old && *moved_to != w) {
-				*moved_to = w;
-				moved_at = now;
-			}
-			if (*moved_to >= 0 && now - moved_at >= 200)
-				break;
-		}
-	}
-	return gap;
-}
-
 static void test_switchover_through_the_failover_key(void **state)
 {
 	(void) state;
 	struct cluster c;
 	char path[128], request[256], value[64];
 	int primary = cluster_start(&c, "switchover");
-	int candidate = (primary + 2) % MEMBERS, moved_to;
+	int candidate = (primary + 2) % CLUSTER_MEMBERS, moved_to;
 
-	wait_replicated(&c, primary);
+	cluster_wait_replicated(&c, primary);
 	/* What patronictl writes when it cannot reach the REST API. */
 	snprintf(path, sizeof(path), "%s/failover", c.base);
 	snprintf(request, sizeof(request), "{\"leader\":\"%s\",\"member\":\"%s\"}",
 		 c.agent[primary].name, c.agent[candidate].name);
 	int64_t asked_at = harness_now_ms();
 	assert_int_equal(zk_client_create(c.client, path, request, 0, NULL, 0), ZOK);
-	int64_t gap_ms = write_gap_until_moved(&c, primary, asked_at, &moved_to);
+	int64_t gap_ms = cluster_write_gap_until_moved(&c, primary, asked_at, &moved_to);
 	printf("     switched over to node%d %lld ms after the request; longest write gap %lld ms\n",
 	       moved_to + 1, (long long) (harness_now_ms() - asked_at), (long long) gap_ms);
 	assert_int_equal(moved_to, candidate);
@@ -516,15 +311,15 @@ static void test_switchover_through_the_failover_key(void **state)
 	/* The request is cleared, and the old primary follows the new one
 	 * without a rewind: its WAL ended with the checkpoint it handed over. */
 	bool streaming = false;
-	for (int64_t since = harness_now_ms(); !streaming && harness_now_ms() - since < WAIT_MS;) {
-		streaming = streaming_replicas(&c, candidate) == MEMBERS - 1;
+	for (int64_t since = harness_now_ms(); !streaming && harness_now_ms() - since < CLUSTER_WAIT_MS;) {
+		streaming = cluster_streaming_replicas(&c, candidate) == CLUSTER_MEMBERS - 1;
 		if (!streaming)
 			harness_sleep_ms(50);
 	}
 	assert_true(streaming);
 	assert_int_equal(zk_client_get(c.client, path, value, sizeof(value), NULL), ZNONODE);
 	assert_int_equal(test_agent_count(&c.agent[primary], "pg.rewound"), 0);
-	assert_true(sql(&c, primary, "SELECT pg_is_in_recovery()::text", value, sizeof(value)));
+	assert_true(cluster_sql(&c, primary, "SELECT pg_is_in_recovery()::text", value, sizeof(value)));
 	assert_string_equal(value, "true");
 }
 
@@ -535,15 +330,15 @@ static void test_frozen_primary_agent_is_replaced_and_stops_writes(void **state)
 	int64_t failover_ms;
 	int primary = cluster_start(&c, "frozenpg");
 
-	wait_replicated(&c, primary);
+	cluster_wait_replicated(&c, primary);
 	int64_t frozen_at = harness_now_ms();
 	assert_true(harness_freeze(c.agent[primary].pid));
 	/* Its PostgreSQL still runs: skip it when looking for the new primary. */
-	int next = wait_writable(&c, primary, frozen_at, &failover_ms);
+	int next = cluster_wait_writable(&c, primary, frozen_at, &failover_ms);
 	printf("     node%d promoted %lld ms after the primary's agent froze\n", next + 1,
 	       (long long) failover_ms);
 	assert_true(next >= 0);
-	if (failover_ms > (int64_t) (SESSION_TIMEOUT_S * 1000) + 1000)
+	if (failover_ms > (int64_t) (CLUSTER_SESSION_TIMEOUT_S * 1000) + 1000)
 		fail_msg("promotion took %lld ms; expected within the session timeout plus 1 s",
 			 (long long) failover_ms);
 
@@ -552,9 +347,9 @@ static void test_frozen_primary_agent_is_replaced_and_stops_writes(void **state)
 	harness_sleep_ms(500);
 	for (int tries = 0; tries < 20; tries++) {
 		char value[16] = "";
-		bool read_only = sql(&c, primary, "SELECT pg_is_in_recovery()::text", value, sizeof(value)) &&
+		bool read_only = cluster_sql(&c, primary, "SELECT pg_is_in_recovery()::text", value, sizeof(value)) &&
 				 strcmp(value, "true") == 0;
-		if (!read_only && sql(&c, primary, "INSERT INTO probe VALUES (-1)", NULL, 0))
+		if (!read_only && cluster_sql(&c, primary, "INSERT INTO probe VALUES (-1)", NULL, 0))
 			fail_msg("the old primary accepted a write %d ms after its agent resumed",
 				 500 + tries * 100);
 		harness_sleep_ms(100);
@@ -568,27 +363,27 @@ static void test_nofailover_member_is_never_promoted(void **state)
 {
 	(void) state;
 	struct cluster c;
-	const char *const extra[MEMBERS] = { NULL, NULL, "tags: {nofailover: true}\n" };
+	const char *const extra[CLUSTER_MEMBERS] = { NULL, NULL, "tags: {nofailover: true}\n" };
 	int primary = cluster_start_with(&c, "nofailover", extra);
 	int other = -1;
 
 	/* node3 may not even bootstrap: the primary is one of the others. */
 	assert_true(primary != 2);
-	for (int i = 0; i < MEMBERS - 1; i++)
+	for (int i = 0; i < CLUSTER_MEMBERS - 1; i++)
 		if (i != primary)
 			other = i;
-	wait_replicated(&c, primary);
+	cluster_wait_replicated(&c, primary);
 	/* Take both members that may lead away: node3 must stay a replica. */
-	pid_t postmasters[2] = { postmaster_pid(&c, primary), postmaster_pid(&c, other) };
+	pid_t postmasters[2] = { cluster_postmaster_pid(&c, primary), cluster_postmaster_pid(&c, other) };
 	assert_int_equal(harness_kill(c.agent[primary].pid), 9);
 	assert_int_equal(harness_kill(c.agent[other].pid), 9);
 	c.agent[primary].pid = c.agent[other].pid = 0;
 	kill(postmasters[0], SIGKILL);
 	kill(postmasters[1], SIGKILL);
-	harness_sleep_ms((int) (SESSION_TIMEOUT_S * 1000) + 3000);
+	harness_sleep_ms((int) (CLUSTER_SESSION_TIMEOUT_S * 1000) + 3000);
 
 	char value[16];
-	assert_true(sql(&c, 2, "SELECT pg_is_in_recovery()::text", value, sizeof(value)));
+	assert_true(cluster_sql(&c, 2, "SELECT pg_is_in_recovery()::text", value, sizeof(value)));
 	assert_string_equal(value, "true");
 	assert_int_equal(test_agent_count(&c.agent[2], "leader.acquired"), 0);
 	assert_int_equal(test_agent_count(&c.agent[2], "election.candidate"), 0);
@@ -600,22 +395,22 @@ static void test_lagging_replica_is_not_promoted(void **state)
 	struct cluster c;
 	char value[64], path[128], status[256];
 	int primary = cluster_start(&c, "lagging");
-	int lagging = (primary + 1) % MEMBERS, other = (primary + 2) % MEMBERS;
+	int lagging = (primary + 1) % CLUSTER_MEMBERS, other = (primary + 2) % CLUSTER_MEMBERS;
 
-	wait_replicated(&c, primary);
+	cluster_wait_replicated(&c, primary);
 	/* Freeze the lagging member's WAL receiver: it stays connected but
 	 * receives nothing more. */
-	assert_true(sql(&c, lagging, "SELECT pid::text FROM pg_stat_wal_receiver", value, sizeof(value)));
+	assert_true(cluster_sql(&c, lagging, "SELECT pid::text FROM pg_stat_wal_receiver", value, sizeof(value)));
 	pid_t receiver = (pid_t) atoi(value);	/* NOLINT: a pid PostgreSQL printed */
 	assert_true(receiver > 0);
 	/* A PostgreSQL child, not the harness's: signalled directly. */
 	assert_int_equal(kill(receiver, SIGSTOP), 0);
 	/* Far more WAL than maximum_lag_on_failover (1 MB by default). */
-	assert_true(sql(&c, primary, "INSERT INTO probe SELECT generate_series(1, 100000)", NULL, 0));
-	assert_true(sql(&c, primary, "SELECT pg_current_wal_flush_lsn()::text", value, sizeof(value)));
+	assert_true(cluster_sql(&c, primary, "INSERT INTO probe SELECT generate_series(1, 100000)", NULL, 0));
+	assert_true(cluster_sql(&c, primary, "SELECT pg_current_wal_flush_lsn()::text", value, sizeof(value)));
 	/* The leader publishes that position in `status` within a second. */
 	char optime[32];
-	assert_true(sql(&c, primary, "SELECT (pg_current_wal_flush_lsn() - '0/0')::bigint::text", optime,
+	assert_true(cluster_sql(&c, primary, "SELECT (pg_current_wal_flush_lsn() - '0/0')::bigint::text", optime,
 			sizeof(optime)));
 	snprintf(path, sizeof(path), "%s/status", c.base);
 	bool published = false;
@@ -631,18 +426,18 @@ static void test_lagging_replica_is_not_promoted(void **state)
 
 	/* The primary and the up-to-date replica go: only the lagging one is
 	 * left, and it must not become the primary. */
-	pid_t postmasters[2] = { postmaster_pid(&c, primary), postmaster_pid(&c, other) };
+	pid_t postmasters[2] = { cluster_postmaster_pid(&c, primary), cluster_postmaster_pid(&c, other) };
 	size_t from = test_agent_lines(&c.agent[lagging]);
 	assert_int_equal(harness_kill(c.agent[primary].pid), 9);
 	assert_int_equal(harness_kill(c.agent[other].pid), 9);
 	c.agent[primary].pid = c.agent[other].pid = 0;
 	kill(postmasters[0], SIGKILL);
 	kill(postmasters[1], SIGKILL);
-	harness_sleep_ms((int) (SESSION_TIMEOUT_S * 1000) + 3000);
+	harness_sleep_ms((int) (CLUSTER_SESSION_TIMEOUT_S * 1000) + 3000);
 	/* Its primary is gone: there is nothing left to receive. */
 	kill(receiver, SIGCONT);
 
-	assert_true(sql(&c, lagging, "SELECT pg_is_in_recovery()::text", value, sizeof(value)));
+	assert_true(cluster_sql(&c, lagging, "SELECT pg_is_in_recovery()::text", value, sizeof(value)));
 	assert_string_equal(value, "true");
 	assert_int_equal(test_agent_count(&c.agent[lagging], "pg.promoted"), 0);
 	json_t *record = NULL;
@@ -692,7 +487,7 @@ static bool cluster_state(const struct cluster *c, int member, char *out, size_t
 
 	snprintf(program, sizeof(program), "%s/pg_controldata", harness_pg_bindir());
 	snprintf(path, sizeof(path), "%s/controldata-node%d.txt", harness_run_dir(), member + 1);
-	char *const argv[] = { program, (char *) data_dir(c, member), NULL };
+	char *const argv[] = { program, (char *) cluster_data_dir(c, member), NULL };
 	char *const envp[] = { "LC_ALL=C", NULL };
 	if (!harness_run("pg_controldata", argv, envp, path, true, 10000, NULL))
 		return false;
@@ -717,9 +512,9 @@ static void test_agent_as_pid1_reaps_orphans_and_hands_over(void **state)
 {
 	(void) state;
 	struct cluster c;
-	struct test_agent_options options = default_options("pid1");
+	struct test_agent_options options = cluster_default_options("pid1");
 	char extra[1024], marker_path[400], value[64];
-	const char *extra_yaml[MEMBERS];
+	const char *extra_yaml[CLUSTER_MEMBERS];
 	int64_t gap_ms;
 
 	if (geteuid() != 0)
@@ -730,7 +525,7 @@ static void test_agent_as_pid1_reaps_orphans_and_hands_over(void **state)
 		 "        archive_mode: 'on'\n"
 		 "        archive_command: '(sleep 0.2; echo reaped >> %s) & true'\n",
 		 marker_path);
-	for (int i = 0; i < MEMBERS; i++)
+	for (int i = 0; i < CLUSTER_MEMBERS; i++)
 		extra_yaml[i] = extra;
 	options.as_pid1 = true;
 	int primary = cluster_start_options(&c, "pid1", extra_yaml, options);
@@ -752,8 +547,8 @@ static void test_agent_as_pid1_reaps_orphans_and_hands_over(void **state)
 
 	/* Each archived segment leaves an orphan that the agent inherits. */
 	for (int i = 0; i < 3; i++) {
-		assert_true(sql(&c, primary, "INSERT INTO probe VALUES (1)", NULL, 0));
-		assert_true(sql(&c, primary, "SELECT pg_switch_wal()::text", NULL, 0));
+		assert_true(cluster_sql(&c, primary, "INSERT INTO probe VALUES (1)", NULL, 0));
+		assert_true(cluster_sql(&c, primary, "SELECT pg_switch_wal()::text", NULL, 0));
 	}
 	int orphans = 0;
 	for (int tries = 0; tries < 100 && orphans < 3; tries++) {
@@ -770,10 +565,10 @@ static void test_agent_as_pid1_reaps_orphans_and_hands_over(void **state)
 	assert_int_equal(zombies_of(agent), 0);
 
 	/* SIGTERM: the primary is handed over and stopped cleanly. */
-	wait_replicated(&c, primary);
+	cluster_wait_replicated(&c, primary);
 	int64_t stopped_at = harness_now_ms();
 	assert_true(kill(agent, SIGTERM) == 0);
-	int next = wait_writable(&c, primary, stopped_at, &gap_ms);
+	int next = cluster_wait_writable(&c, primary, stopped_at, &gap_ms);
 	printf("     writes resumed on node%d %lld ms after SIGTERM to PID 1\n", next + 1,
 	       (long long) gap_ms);
 	assert_true(next >= 0 && next != primary);
