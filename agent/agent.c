@@ -295,6 +295,13 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		actions_check_pending_restart(a);
 	if (a->scheduled_restart)
 		run_scheduled_restart(a);
+	/* ttl changed in `config`: a new session timeout, without a restart. */
+	{
+		const struct znode_config *dynamic = dcs_cluster(a->dcs)->config;
+		if (dynamic)
+			dcs_set_session_timeout(a->dcs,
+						config_session_timeout_for_ttl_ms(a->config, dynamic->ttl));
+	}
 	evaluate(a);
 	/* A candidate that declined the free lock is asked again: the facts it
 	 * declined on (another member's stale znode, say) may have changed. */

@@ -977,11 +977,18 @@ bool config_load_file(const char *path, char *const *env, struct pgherd_config *
 
 int config_session_timeout_ms(const struct pgherd_config *config)
 {
+	return config_session_timeout_for_ttl_ms(config, config->dcs.ttl);
+}
+
+int config_session_timeout_for_ttl_ms(const struct pgherd_config *config, long long ttl)
+{
 	long long milliseconds;
 
 	/* Validation keeps session_timeout within a day, so this fits. */
 	if (config->zookeeper.session_timeout > 0)
 		milliseconds = (long long) (config->zookeeper.session_timeout * 1000.0 + 0.5);
+	else if (ttl > 0 && ttl < INT_MAX)
+		milliseconds = ttl * 1000 / 3;
 	else
 		milliseconds = (long long) config->dcs.ttl * 1000 / 3;
 	if (milliseconds < 1000)

@@ -141,6 +141,9 @@ char *config_diagnostic_format(const struct config_diagnostic *d);
 /* zookeeper.session_timeout * 1000 when set, else dcs.ttl * 1000 / 3; never
  * below 1000. */
 int config_session_timeout_ms(const struct pgherd_config *config);
+/* The same for a ttl from the dynamic configuration (`config`), which wins
+ * over bootstrap.dcs.ttl once the cluster has one. */
+int config_session_timeout_for_ttl_ms(const struct pgherd_config *config, long long ttl);
 
 /* The configuration reference (docs/configuration.md), generated from the
  * key table. */

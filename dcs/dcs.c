@@ -32,6 +32,7 @@ struct dcs {
 	struct zk_session *session;
 	struct election *election;
 	struct cluster_cache *cache;
+	int deferred_timeout_ms;	/* a new session timeout waiting for us to stop leading */
 
 	char *member_data;		/* what members/<name> should hold */
 	char *member_written;		/* what it holds in this session, as far as we know */
@@ -434,6 +435,27 @@ void dcs_read(struct dcs *d, const char *key, dcs_read_done_fn done, void *arg)
 	p->done = done;
 	p->arg = arg;
 	zk_session_flush(d->session);
+}
+
+void dcs_set_session_timeout(struct dcs *d, int session_timeout_ms)
+{
+	int current = zk_session_requested_timeout_ms(d->session);
+
+	if (session_timeout_ms <= 0 || session_timeout_ms == current)
+		return;
+	/* A new session would drop the lock with the old one: the leader keeps
+	 * its session until it no longer leads. */
+	if (dcs_holds_lock(d)) {
+		if (d->deferred_timeout_ms != session_timeout_ms)
+			log_info("dcs.session_timeout_deferred", LF_INT("from_ms", current),
+				 LF_INT("to_ms", session_timeout_ms));
+		d->deferred_timeout_ms = session_timeout_ms;
+		return;
+	}
+	d->deferred_timeout_ms = 0;
+	log_info("dcs.session_timeout_changed", LF_INT("from_ms", current),
+		 LF_INT("to_ms", session_timeout_ms));
+	zk_session_restart(d->session, session_timeout_ms);
 }
 
 void dcs_take_lock_now(struct dcs *d)

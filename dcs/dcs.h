@@ -117,6 +117,11 @@ typedef void (*dcs_read_done_fn)(void *arg, bool ok, const char *data, int lengt
 void dcs_read(struct dcs *dcs, const char *key, dcs_read_done_fn done, void *arg);
 /* Delete `key`; an absent key counts as done. */
 void dcs_delete(struct dcs *dcs, const char *key, dcs_write_done_fn done, void *arg);
+/* The session timeout the cluster wants now (ttl changed in `config`): a
+ * member that does not hold the lock opens a new session with it at once;
+ * the leader keeps its session (and the lock) until it leads no more.
+ * Call again whenever it may have changed; equal values do nothing. */
+void dcs_set_session_timeout(struct dcs *dcs, int session_timeout_ms);
 /* Take the lock without queueing: only for the member that just won the
  * bootstrap race, which no one else can contest. */
 void dcs_take_lock_now(struct dcs *dcs);

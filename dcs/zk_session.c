@@ -332,6 +332,24 @@ static void deferred_cb(evutil_socket_t fd, short what, void *arg)
 	open_handle(s);
 }
 
+void zk_session_restart(struct zk_session *s, int session_timeout_ms)
+{
+	s->requested_timeout_ms = session_timeout_ms;
+	/* As after an expiry: the owner forgets what the old session held,
+	 * then a new one is opened (outside any library callback). */
+	s->connected = false;
+	s->ever_connected = false;
+	if (s->callbacks.expired)
+		s->callbacks.expired(s->arg);
+	s->want_reinit = true;
+	event_active(&s->deferred, EV_TIMEOUT, 0);
+}
+
+int zk_session_requested_timeout_ms(const struct zk_session *s)
+{
+	return s->requested_timeout_ms;
+}
+
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void) fd;

@@ -49,6 +49,11 @@ int64_t zk_session_id(const struct zk_session *session);
 /* Negotiated session timeout, or the requested one before the first
  * connection. */
 int zk_session_timeout_ms(const struct zk_session *session);
+/* Close this session (the server drops our ephemerals at once) and open a
+ * new one with another timeout: the timeout of a session cannot change.
+ * The owner hears `expired`, then `session_started`. */
+void zk_session_restart(struct zk_session *session, int session_timeout_ms);
+int zk_session_requested_timeout_ms(const struct zk_session *session);
 /* Changes each time a new session starts; completions of requests sent in an
  * older session compare it and drop their result. */
 uint64_t zk_session_generation(const struct zk_session *session);

@@ -110,6 +110,11 @@ bool test_agent_start(struct test_agent *agent, const char *name, const struct h
 	int api_port = harness_free_port();
 	int pg_port = harness_free_port();
 
+	char session_timeout[64] = "";
+	/* 0: none in the file, the session timeout follows the ttl. */
+	if (options->session_timeout > 0)
+		snprintf(session_timeout, sizeof(session_timeout), "  session_timeout: %.3f\n",
+			 options->session_timeout);
 	memset(agent, 0, sizeof(*agent));
 	agent->pg_port = pg_port;
 	agent->api_port = api_port;
@@ -133,14 +138,14 @@ bool test_agent_start(struct test_agent *agent, const char *name, const struct h
 		 "namespace: /service\n"
 		 "name: %s\n"
 		 "restapi:\n  listen: 127.0.0.1:%d\n  connect_address: 127.0.0.1:%d\n"
-		 "zookeeper:\n  hosts: '%s'\n  session_timeout: %.3f\n"
+		 "zookeeper:\n  hosts: '%s'\n%s"
 		 "postgresql:\n  listen: 127.0.0.1:%d\n  connect_address: 127.0.0.1:%d\n"
 		 "%s"
 		 "tags:\n  nofailover: false\n  region: test\n"
 		 "log:\n  format: json\n  level: DEBUG\n"
 		 "%s",
-		 options->scope, name, api_port, api_port, zk->connect_string,
-		 options->session_timeout, pg_port, pg_port, postgresql,
+		 options->scope, name, api_port, api_port, zk->connect_string, session_timeout,
+		 pg_port, pg_port, postgresql,
 		 options->extra_yaml ? options->extra_yaml : "");
 	snprintf(relpath, sizeof(relpath), "%s/%s.yml", options->scope, name);
 	agent->config_path = harness_write_file(relpath, config);

@@ -30,7 +30,7 @@ struct test_agent {
 
 struct test_agent_options {
 	const char *scope;
-	double session_timeout;		/* seconds */
+	double session_timeout;		/* seconds; 0: none set, ttl / 3 applies */
 	const char *extra_yaml;		/* appended to the configuration, may be NULL */
 	/* Give the agent a data directory and credentials: it runs PostgreSQL.
 	 * Without, it only takes part in the coordination. */

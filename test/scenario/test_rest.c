@@ -277,6 +277,41 @@ static void test_dynamic_configuration(void **state)
 	assert_true(wait_body(&c, primary, "/config", "max_connections", false));
 }
 
+/* ttl changed in `config` reaches the ZooKeeper sessions without a restart
+ * of any agent: the replicas open new sessions at once, the leader keeps
+ * its own (and the lock) until it leads no more. */
+static void test_ttl_change_reaches_sessions(void **state)
+{
+	(void) state;
+	struct cluster c;
+	struct test_agent_options options = cluster_default_options("restttl");
+
+	options.session_timeout = 0;	/* ttl / 3: 30 s by default, 10 s sessions */
+	int primary = cluster_start_options(&c, "restttl", NULL, options);
+	int replica = some_replica(primary);
+	size_t from_replica = test_agent_lines(&c.agent[replica]);
+	size_t from_primary = test_agent_lines(&c.agent[primary]);
+
+	expect(&c, primary, "PATCH", "/config", "{\"ttl\":21}", 200, "\"ttl\":21");
+	json_t *record = NULL;
+	assert_true(harness_log_wait(c.agent[replica].log_path, "dcs.session_timeout_changed", "to_ms",
+				     "7000", from_replica, 10000, &record, NULL));
+	json_decref(record);
+	assert_true(harness_log_wait(c.agent[replica].log_path, "dcs.connected", "requested_timeout_ms",
+				     "7000", from_replica, 10000, NULL, NULL));
+	assert_true(harness_log_wait(c.agent[primary].log_path, "dcs.session_timeout_deferred", "to_ms",
+				     "7000", from_primary, 10000, NULL, NULL));
+	/* Nothing else moved: the same leader, the replica streams again. */
+	assert_int_equal(test_leader_index(c.client, c.base, c.agent, CLUSTER_MEMBERS), primary);
+	bool streaming = false;
+	for (int tries = 0; tries < 200 && !streaming; tries++) {
+		streaming = cluster_streaming_replicas(&c, primary) == CLUSTER_MEMBERS - 1;
+		harness_sleep_ms(50);
+	}
+	assert_true(streaming);
+	assert_int_equal(test_agent_count(&c.agent[replica], "pg.promoted"), 0);
+}
+
 static void test_switchover_and_failover(void **state)
 {
 	(void) state;
@@ -614,6 +649,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_health_checks_and_reads, harness_test_setup,
 						harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_dynamic_configuration, harness_test_setup,
+						harness_test_teardown),
+		cmocka_unit_test_setup_teardown(test_ttl_change_reaches_sessions, harness_test_setup,
 						harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_switchover_and_failover, harness_test_setup,
 						harness_test_teardown),
