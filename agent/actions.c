@@ -295,8 +295,15 @@ static bool write_configuration(struct agent *a, const char *primary_conninfo, b
 	char slot[SLOT_NAME_MAX + 1];
 	const struct znode_config *dynamic = dcs_cluster(a->dcs)->config;
 
+	char standby_names[1024] = "";
 	/* The leader keeps this slot for us (agent.c, keep_replication_slots). */
 	slot_name_for_member(a->config->name, slot);
+	if (!standby && a->sync_configured_set) {
+		struct sync_decision d = { .star = a->sync_configured_star };
+		for (size_t i = 0; i < a->n_sync_configured; i++)
+			d.names[d.n_names++] = a->sync_configured[i];
+		(void) sync_standby_names(&d, standby_names, sizeof(standby_names));
+	}
 	struct pg_conf_settings settings = {
 		.data_dir = a->pg.data_dir,
 		.listen_addresses = a->listen_host,
@@ -307,6 +314,7 @@ static bool write_configuration(struct agent *a, const char *primary_conninfo, b
 		.local_parameters = a->config->postgresql.parameters,
 		.primary_conninfo = primary_conninfo,
 		.primary_slot_name = !dynamic || dynamic->use_slots ? slot : NULL,
+		.synchronous_standby_names = !standby && a->sync_configured_set ? standby_names : NULL,
 		.hba_lines = (const char *const *) a->config->postgresql.pg_hba,
 		.hba_line_count = a->config->postgresql.n_pg_hba,
 		.superuser = superuser(a),
@@ -959,6 +967,38 @@ void actions_cancel_restart_callback(struct agent *a)
 	a->restart_done_arg = NULL;
 }
 
+/* ---- synchronous replication -------------------------------------------------- */
+
+void actions_forget_synchronous_standbys(struct agent *a)
+{
+	for (size_t i = 0; i < a->n_sync_configured; i++)
+		free(a->sync_configured[i]);
+	a->n_sync_configured = 0;
+	a->sync_configured_set = false;
+	a->sync_configured_star = false;
+}
+
+bool actions_set_synchronous_standbys(struct agent *a, const struct sync_decision *d)
+{
+	char names[1024] = "";
+
+	actions_forget_synchronous_standbys(a);
+	if (d) {
+		a->sync_configured_set = true;
+		a->sync_configured_star = d->star;
+		for (size_t i = 0; i < d->n_names; i++)
+			if ((a->sync_configured[a->n_sync_configured] = strdup(d->names[i])) != NULL)
+				a->n_sync_configured++;
+		(void) sync_standby_names(d, names, sizeof(names));
+	}
+	if (!a->postmaster || !write_configuration(a, NULL, false) ||
+	    !pg_process_signal(a->postmaster, SIGHUP))
+		return false;
+	log_info("pg.synchronous_standby_names", LF_STR("value", d ? names : "(not managed)"));
+	pg_monitor_refresh(a->monitor);
+	return true;
+}
+
 /* ---- parameters changed in `config` ------------------------------------------ */
 
 /* One "name|setting" line per parameter waiting for a restart. */
@@ -1225,6 +1265,7 @@ void actions_shutdown(struct agent *a)
 	json_decref(a->applied_parameters);
 	json_decref(a->pending_restart_reason);
 	a->applied_parameters = a->pending_restart_reason = NULL;
+	actions_forget_synchronous_standbys(a);
 	free(a->slots_running);
 	free(a->slots_applied);
 	a->slots_running = a->slots_applied = NULL;

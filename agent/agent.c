@@ -89,6 +89,19 @@ static const struct znode_config *cluster_config(const struct dcs_cluster *clust
 	return cluster->config;
 }
 
+static bool named_in(const struct znode_sync *sync, const char *name)
+{
+	for (size_t i = 0; sync && i < sync->n_standbys; i++)
+		if (strcmp(sync->standbys[i], name) == 0)
+			return true;
+	return false;
+}
+
+static bool synchronous_mode_active(const struct dcs_cluster *cluster)
+{
+	return cluster->config && cluster->config->synchronous_mode && cluster->sync;
+}
+
 /* The other members as the policy compares them.  *out is malloc'd. */
 static size_t gather_candidates(const struct agent *a, const struct dcs_cluster *cluster,
 				struct ha_candidate **out)
@@ -107,6 +120,8 @@ static size_t gather_candidates(const struct agent *a, const struct dcs_cluster 
 		c->nofailover = member_status_nofailover(&m->status);
 		c->failover_priority = member_status_failover_priority(&m->status);
 		c->has_wal_position = m->status.has_xlog_location && m->status.xlog_location >= 0;
+		c->synchronous = cluster->sync && (strcmp(cluster->sync->leader, m->name) == 0 ||
+						   named_in(cluster->sync, m->name));
 		c->wal_position = c->has_wal_position ? (uint64_t) m->status.xlog_location : 0;
 		/* The view has only our own place in the queue; -1 is safe (ties
 		 * then go to us, and only the first in line asks). */
@@ -166,6 +181,9 @@ static void gather_facts(const struct agent *a, const struct dcs_cluster *cluste
 	f->primary_start_timeout_s = dynamic ? dynamic->primary_start_timeout : 300;
 	f->paused = dynamic && dynamic->pause;
 	f->loop_wait_s = dynamic ? dynamic->loop_wait : a->config->dcs.loop_wait;
+	f->synchronous_mode = synchronous_mode_active(cluster);
+	f->synchronous = cluster->sync && (strcmp(cluster->sync->leader, a->config->name) == 0 ||
+					   named_in(cluster->sync, a->config->name));
 	if (cluster->failover) {
 		f->has_failover = true;
 		f->failover_leader = cluster->failover->leader;
@@ -231,6 +249,101 @@ done:
 	free(names);
 }
 
+static void sync_written(void *arg, bool ok, bool already_exists)
+{
+	(void) ok;
+	(void) already_exists;
+	struct agent *a = arg;
+	a->sync_written_at_ms = 0;
+	agent_schedule_evaluation(a);
+}
+
+/*
+ * Synchronous mode on the leader (agent/sync.h decides the step): one step
+ * per evaluation, each waiting for the last to show in the view or in
+ * PostgreSQL's pg_stat_replication.
+ */
+static void keep_synchronous_replication(struct agent *a, const struct dcs_cluster *cluster)
+{
+	const struct znode_config *dynamic = cluster->config;
+	const struct pg_monitor_status *pg = &a->last_status;
+	struct sync_replica replicas[PG_MONITOR_MAX_STANDBYS];
+	size_t n_replicas = 0;
+	struct sync_inputs in;
+	struct sync_decision d;
+	bool ours;
+
+	if (!dcs_is_leader(a->dcs) || a->pg_state != HA_PG_RUNNING || !a->monitor_connected ||
+	    pg->in_recovery) {
+		if (a->sync_configured_set && !dcs_is_leader(a->dcs))
+			actions_forget_synchronous_standbys(a);
+		return;
+	}
+	if (a->action != HA_NOTHING || a->restarting || a->stopping || !cluster->loaded ||
+	    (a->sync_written_at_ms && now_ms() - a->sync_written_at_ms < 2000))
+		return;
+	for (int i = 0; i < pg->standbys_listed && i < PG_MONITOR_MAX_STANDBYS; i++) {
+		const struct pg_monitor_standby *s = &pg->standbys[i];
+		const struct dcs_member *m = NULL;
+		for (size_t k = 0; k < cluster->member_count; k++)
+			if (strcmp(cluster->members[k].name, s->application_name) == 0 &&
+			    cluster->members[k].valid)
+				m = &cluster->members[k];
+		if (!m)
+			continue;	/* only members of this cluster are standbys */
+		replicas[n_replicas++] = (struct sync_replica){
+			.name = m->name,
+			.streaming = strcmp(s->state, "streaming") == 0,
+			.synchronous = strcmp(s->sync_state, "sync") == 0 ||
+				       strcmp(s->sync_state, "quorum") == 0,
+			.nosync = json_is_true(json_object_get(m->status.tags, "nosync")),
+			.flush_lsn = s->flush_lsn,
+		};
+	}
+	ours = cluster->sync && strcmp(cluster->sync->leader, a->config->name) == 0;
+	in = (struct sync_inputs){
+		.enabled = dynamic && dynamic->synchronous_mode,
+		.strict = dynamic && dynamic->synchronous_mode_strict,
+		.node_count = dynamic ? dynamic->synchronous_node_count : 1,
+		.replicas = replicas,
+		.n_replicas = n_replicas,
+		.published_is_ours = ours,
+		.published = ours ? (const char *const *) cluster->sync->standbys : NULL,
+		.n_published = ours ? cluster->sync->n_standbys : 0,
+		.configured_set = a->sync_configured_set,
+		.configured_star = a->sync_configured_star,
+		.configured = (const char *const *) a->sync_configured,
+		.n_configured = a->n_sync_configured,
+	};
+	d = sync_decide(&in);
+	if (d.step == SYNC_PUBLISH) {
+		struct znode_sync value = { .leader = a->config->name };
+		char err[ZNODE_ERR_MAX];
+		char *json;
+		value.standbys = (char **) d.names;
+		value.n_standbys = d.n_names;
+		json = znode_sync_encode(&value, err, sizeof(err));
+		if (!json) {
+			log_error("agent.sync_encode_failed", LF_STR("reason", err));
+			return;
+		}
+		log_info("ha.sync_published", LF_STR("sync", json));
+		a->sync_written_at_ms = now_ms();
+		dcs_write(a->dcs, ZNODE_SYNC, json, sync_written, a);
+		free(json);
+	} else if (d.step == SYNC_CONFIGURE) {
+		(void) actions_set_synchronous_standbys(a, &d);
+	} else if (d.step == SYNC_CLEAR) {
+		if (ours) {
+			log_info("ha.sync_published", LF_STR("sync", "(deleted)"));
+			a->sync_written_at_ms = now_ms();
+			dcs_delete(a->dcs, ZNODE_SYNC, sync_written, a);
+		} else {
+			(void) actions_set_synchronous_standbys(a, NULL);
+		}
+	}
+}
+
 /* ---- deciding ---------------------------------------------------------- */
 
 static void evaluate(struct agent *a)
@@ -247,6 +360,7 @@ static void evaluate(struct agent *a)
 	decision = ha_decide(&facts);
 	free(candidates);
 	keep_replication_slots(a, cluster);
+	keep_synchronous_replication(a, cluster);
 	actions_apply_parameters(a);
 	a->loop_last_run_ms = now_ms();
 

@@ -14,6 +14,7 @@
 #include "agent/agent.h"
 #include "agent/config.h"
 #include "agent/ha.h"
+#include "agent/sync.h"
 #include "dcs/dcs.h"
 #include "pg/monitor.h"
 #include "pg/process.h"
@@ -121,6 +122,14 @@ struct agent {
 	char *config_path;		/* re-read on SIGHUP and POST /reload; NULL: environment */
 	struct rest_server *rest;
 	struct kubernetes_labeler *labeler;	/* NULL: not labelling pods */
+
+	/* Synchronous mode (agent/sync.h): what we last wrote to
+	 * synchronous_standby_names; sync_configured_set false: nothing. */
+	bool sync_configured_set;
+	bool sync_configured_star;
+	char *sync_configured[SYNC_MAX_STANDBYS];
+	size_t n_sync_configured;
+	int64_t sync_written_at_ms;	/* the last `sync` write, not yet in the view */
 	int64_t status_written_lsn;
 };
 
@@ -159,6 +168,11 @@ uint32_t agent_local_timeline(const struct agent *agent);
 bool actions_restart(struct agent *agent, void (*done)(void *arg, bool ok), void *arg);
 /* The caller of actions_restart() went away: do not call it back. */
 void actions_cancel_restart_callback(struct agent *agent);
+/* Rewrite postgresql.conf with the synchronous standbys of `decision`
+ * (or none, with NULL) and reload. */
+bool actions_set_synchronous_standbys(struct agent *agent, const struct sync_decision *decision);
+/* No longer the primary: what we wrote there does not hold any more. */
+void actions_forget_synchronous_standbys(struct agent *agent);
 /* Rewrite postgresql.conf and reload when `config`'s parameters changed;
  * then look at which need a restart (actions_check_pending_restart). */
 void actions_apply_parameters(struct agent *agent);

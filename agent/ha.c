@@ -180,6 +180,7 @@ static bool failover_possible_to(const struct ha_facts *facts, const char *only)
 		const struct ha_candidate *candidate = &facts->candidates[i];
 		if ((only == NULL || same_name(candidate->name, only)) &&
 		    could_lead(facts, candidate) && !candidate->primary &&
+		    (!facts->synchronous_mode || candidate->synchronous) &&
 		    !lags_too_far(facts, candidate->wal_position, &behind))
 			return true;
 	}
@@ -286,6 +287,17 @@ bool ha_may_take_lock(const struct ha_facts *facts, char *reason, size_t reason_
 		write_reason(reason, reason_size, "my wal position is not known");
 		return false;
 	}
+	/* Patroni 2.3 step 8: in synchronous mode only a member named in `sync`
+	 * has every commit the primary acknowledged. */
+	bool named_failover = manual_failover_due(facts) && facts->failover_leader == NULL &&
+			      same_name(facts->failover_candidate, facts->name);
+	/* ... except the candidate an operator named in a failover (no leader
+	 * given), as Patroni allows: pgherdctl asks first. */
+	if (facts->synchronous_mode && !facts->synchronous && !named_failover) {
+		write_reason(reason, reason_size,
+		    "I am not a synchronous standby: promoting me could lose acknowledged commits");
+		return false;
+	}
 	/* Patroni 2.3 step 5 and 2.9: a switchover or failover in progress.
 	 * The named candidate takes the lock; the others wait for it while it
 	 * runs.  The member being switched away from never takes it back. */
@@ -335,7 +347,9 @@ bool ha_may_take_lock(const struct ha_facts *facts, char *reason, size_t reason_
 	 */
 	for (size_t i = 0; i < facts->n_candidates; i++) {
 		const struct ha_candidate *other = &facts->candidates[i];
-		if (!could_lead(facts, other))
+		/* In synchronous mode only the synchronous members race, and
+		 * only against each other (Patroni 2.3 step 8). */
+		if (!could_lead(facts, other) || (facts->synchronous_mode && !other->synchronous))
 			continue;
 		if (other->wal_position > facts->wal_position) {
 			write_reason(reason, reason_size,
@@ -417,7 +431,7 @@ static struct ha_decision decide_manual_failover(const struct ha_facts *facts)
 	if (!failover_possible_to(facts, candidate)) {
 		if (candidate != NULL)
 			return decided(HA_CLEAR_FAILOVER, NULL,
-				       "manual failover: %s is not a running replica within maximum_lag_on_failover",
+				       "manual failover: %s is not a running replica within maximum_lag_on_failover (or, in synchronous mode, not in sync)",
 				       candidate);
 		return decided(HA_CLEAR_FAILOVER, NULL,
 			       "manual failover: no healthy replica to hand over to");

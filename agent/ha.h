@@ -93,6 +93,7 @@ struct ha_candidate {
 	bool has_wal_position;		/* xlog_location published */
 	uint64_t wal_position;
 	int election_position;		/* 0 = first in line, -1 = not queued */
+	bool synchronous;		/* named in `sync` (or its leader) */
 };
 
 struct ha_facts {
@@ -154,6 +155,10 @@ struct ha_facts {
 	long long primary_start_timeout_s;
 	bool paused;			/* maintenance mode (config "pause") */
 	long long loop_wait_s;		/* config loop_wait */
+	/* Synchronous mode is on and `sync` names a leader: only the members it
+	 * names (and that leader) have every acknowledged commit. */
+	bool synchronous_mode;
+	bool synchronous;		/* we are named in `sync` (or are its leader) */
 	/* A switchover or failover asked for in `failover` (Patroni 2.9). */
 	bool has_failover;
 	const char *failover_leader;	/* from this member only; NULL = any */

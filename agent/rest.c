@@ -187,6 +187,9 @@ static void fill_view(const struct agent *a, struct rest_view *v)
 	v->pending_restart_reason = a->pending_restart_reason;
 	v->scheduled_restart = a->scheduled_restart;
 	v->sync_standby = false;
+	for (size_t i = 0; cluster->sync && i < cluster->sync->n_standbys; i++)
+		if (strcmp(cluster->sync->standbys[i], a->config->name) == 0)
+			v->sync_standby = true;
 	v->dcs_last_seen_s = a->dcs_last_seen_s;
 	v->now_ms = now_ms();
 	v->loop_last_run_ms = a->loop_last_run_ms;
@@ -458,6 +461,24 @@ static void handle_switchover(struct rest_server *server, struct evhttp_request 
 		if (candidate && !find_member(cluster, candidate)) {
 			send_message(request, 412, "candidate does not exists");
 			return;
+		}
+		/* Patroni: in synchronous mode a switchover goes to a member
+		 * that has every acknowledged commit, or nowhere. */
+		if (!failover && cluster->config && cluster->config->synchronous_mode &&
+		    cluster->sync) {
+			bool named = false;
+			for (size_t i = 0; i < cluster->sync->n_standbys; i++)
+				named |= candidate && strcmp(cluster->sync->standbys[i], candidate) == 0;
+			if (candidate && !named) {
+				send_message(request, 412, "candidate name does not match with sync_standby");
+				return;
+			}
+			if (!candidate && cluster->sync->n_standbys == 0) {
+				snprintf(message, sizeof(message), "%s is not possible: can not find sync_standby",
+					 action);
+				send_message(request, 412, message);
+				return;
+			}
 		}
 		if (!candidate) {
 			bool any_member = false, any_good = false;

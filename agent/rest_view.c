@@ -657,6 +657,15 @@ static json_t *lag_json(const struct rest_view *view, const struct member_status
 	return lsn_json(view->last_lsn > position ? view->last_lsn - position : 0);
 }
 
+/* Named in `sync` as a synchronous standby. */
+static bool in_sync(const struct znode_sync *sync, const char *name)
+{
+	for (size_t i = 0; sync != NULL && i < sync->n_standbys; i++)
+		if (strcmp(sync->standbys[i], name) == 0)
+			return true;
+	return false;
+}
+
 static json_t *member_json(const struct rest_view *view, const struct dcs_member *member)
 {
 	const struct member_status *s = &member->status;
@@ -671,7 +680,10 @@ static json_t *member_json(const struct rest_view *view, const struct dcs_member
 	if (!is_leader && s->replication_state != NULL && s->replication_state[0] != '\0')
 		state = s->replication_state;
 	ok = ok && put(out, "name", text(member->name));
-	ok = ok && put(out, "role", json_string(is_leader ? "leader" : "replica"));
+	ok = ok && put(out, "role", json_string(is_leader ? "leader"
+						   : in_sync(view->cluster->sync, member->name)
+							   ? "sync_standby"
+							   : "replica"));
 	ok = ok && put(out, "state", text(state));
 	ok = ok && put(out, "api_url", text(s->api_url));
 	conn_host_port(s->conn_url, host, sizeof(host), &port);

@@ -49,6 +49,7 @@ struct cached_node {
 	struct znode_status status;
 	struct znode_history history;
 	struct znode_failover failover;
+	struct znode_sync sync;
 	uint64_t system_identifier;	/* initialize; 0 while bootstrapping */
 	int version;			/* the znode's data version, for compare-and-set */
 };
@@ -120,6 +121,7 @@ static void clear_node(struct cached_node *n)
 	znode_status_clear(&n->status);
 	znode_history_clear(&n->history);
 	znode_failover_clear(&n->failover);
+	znode_sync_clear(&n->sync);
 	memset(n, 0, sizeof(*n));
 }
 
@@ -130,6 +132,7 @@ static void clear_decoded(struct cached_node *n)
 	znode_status_clear(&n->status);
 	znode_history_clear(&n->history);
 	znode_failover_clear(&n->failover);
+	znode_sync_clear(&n->sync);
 	n->system_identifier = 0;
 }
 
@@ -193,12 +196,8 @@ static bool validate(struct cached_node *n, char *reason, size_t reason_size)
 		return znode_history_decode(data, length, &n->history, reason, reason_size);
 	case NODE_FAILOVER:
 		return znode_failover_decode(data, length, &n->failover, reason, reason_size);
-	case NODE_SYNC: {
-		struct znode_sync value = { 0 };
-		bool ok = znode_sync_decode(data, length, &value, reason, reason_size);
-		znode_sync_clear(&value);
-		return ok;
-	}
+	case NODE_SYNC:
+		return znode_sync_decode(data, length, &n->sync, reason, reason_size);
 	}
 	return false;
 }
@@ -480,6 +479,7 @@ void cluster_cache_fill(const struct cluster_cache *cache, struct dcs_cluster *v
 	view->config_data = NULL;
 	view->config_version = -1;
 	view->failover = NULL;
+	view->sync = NULL;
 	for (size_t i = 0; i < c->node_count; i++) {
 		const struct cached_node *n = &c->nodes[i];
 		if (n->kind == NODE_MEMBER)
@@ -494,6 +494,8 @@ void cluster_cache_fill(const struct cluster_cache *cache, struct dcs_cluster *v
 			view->config = n->valid ? &n->config : NULL;
 			view->config_data = n->valid ? n->data : NULL;
 			view->config_version = n->version;
+		} else if (n->kind == NODE_SYNC && n->valid && n->sync.leader) {
+			view->sync = &n->sync;
 		} else if (n->kind == NODE_FAILOVER && n->valid &&
 			   !znode_failover_is_empty(&n->failover)) {
 			view->failover = &n->failover;

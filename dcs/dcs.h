@@ -52,6 +52,9 @@ struct dcs_cluster {
 	/* A pending switchover or failover (`failover` neither absent nor
 	 * "{}"), NULL otherwise. */
 	const struct znode_failover *failover;
+	/* Synchronous replication's state (`sync` with a leader), NULL when
+	 * absent, "{}" or invalid. */
+	const struct znode_sync *sync;
 	bool has_last_lsn;
 	int64_t last_lsn;		/* status.optime: the primary's last known position */
 	int64_t history_timeline;	/* timeline of history's last line, 0 if none */

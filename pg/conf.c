@@ -272,6 +272,15 @@ bool pg_conf_write_postgresql(const struct pg_conf_settings *s, char *err, size_
 	}
 	if (s->cluster_name && quote_into(s->cluster_name, quoted, sizeof(quoted)))
 		append(&b, "cluster_name = %s\n", quoted);
+	if (s->synchronous_standby_names) {
+		/* Later lines win in postgresql.conf: this one is last but for
+		 * the standby settings. */
+		if (!quote_into(s->synchronous_standby_names, quoted, sizeof(quoted))) {
+			snprintf(err, err_size, "synchronous_standby_names cannot be written");
+			goto fail;
+		}
+		append(&b, "synchronous_standby_names = %s\n", quoted);
+	}
 	if (s->primary_conninfo) {
 		if (!quote_into(s->primary_conninfo, quoted, sizeof(quoted))) {
 			snprintf(err, err_size, "primary_conninfo cannot be written");

@@ -34,6 +34,9 @@ struct pg_conf_settings {
 	/* Standby settings: NULL primary_conninfo writes none. */
 	const char *primary_conninfo;
 	const char *primary_slot_name;
+	/* Synchronous mode's standbys (agent/sync.h): when not NULL it wins
+	 * over any synchronous_standby_names in the parameters. */
+	const char *synchronous_standby_names;
 	/* pg_hba.conf: pgherd's own lines come first, then these. */
 	const char *const *hba_lines;
 	size_t hba_line_count;

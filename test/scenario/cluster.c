@@ -16,6 +16,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include "test/harness/zk_client.h"
+#include "test/scenario/http_client.h"
 
 /* One statement on a member's PostgreSQL through its private socket (the
  * test runs as root or as the service user, who may enter it).  Returns the
@@ -224,3 +225,27 @@ int64_t cluster_write_gap_until_moved(const struct cluster *c, int old, int64_t 
 	return gap;
 }
 
+
+int cluster_http(const struct cluster *c, int member, const char *method, const char *path,
+		 const char *body, struct http_answer *answer)
+{
+	struct http_answer dropped;
+	struct http_answer *out = answer ? answer : &dropped;
+	int status = http_request(c->agent[member].api_port, method, path, body, NULL,
+				  CLUSTER_HTTP_TIMEOUT_MS, out);
+	if (!answer)
+		http_answer_clear(&dropped);
+	return status;
+}
+
+void cluster_expect(const struct cluster *c, int member, const char *method, const char *path,
+		    const char *body, int status, const char *text)
+{
+	struct http_answer answer;
+	int got = cluster_http(c, member, method, path, body, &answer);
+
+	if (got != status || (text && (!answer.body || !strstr(answer.body, text))))
+		fail_msg("%s %s on node%d: got %d \"%s\", want %d with \"%s\"", method, path,
+			 member + 1, got, answer.body ? answer.body : "", status, text ? text : "");
+	http_answer_clear(&answer);
+}

@@ -60,4 +60,15 @@ const char *cluster_data_dir(const struct cluster *c, int member);
 int64_t cluster_write_gap_until_moved(const struct cluster *c, int old, int64_t since,
 				      int *moved_to);
 
+/* The REST API of a member (test/scenario/http_client.h): the status of
+ * one request, its answer in *answer when not NULL (cleared by the caller). */
+#define CLUSTER_HTTP_TIMEOUT_MS 5000
+struct http_answer;
+int cluster_http(const struct cluster *c, int member, const char *method, const char *path,
+		 const char *body, struct http_answer *answer);
+/* Fails the test unless the answer is `status` with `text` (NULL: any) in
+ * its body. */
+void cluster_expect(const struct cluster *c, int member, const char *method, const char *path,
+		    const char *body, int status, const char *text);
+
 #endif

@@ -25,34 +25,7 @@
 #include "test/scenario/cluster.h"
 #include "test/scenario/http_client.h"
 
-#define HTTP_TIMEOUT_MS 5000
-
-/* The status of one request; its answer in *answer when not NULL (cleared
- * by the caller), else dropped. */
-static int call(const struct cluster *c, int member, const char *method, const char *path,
-		const char *body, struct http_answer *answer)
-{
-	struct http_answer dropped;
-	struct http_answer *out = answer ? answer : &dropped;
-	int status = http_request(c->agent[member].api_port, method, path, body, NULL,
-				  HTTP_TIMEOUT_MS, out);
-	if (!answer)
-		http_answer_clear(&dropped);
-	return status;
-}
-
-/* A request whose answer must be `status` with `text` in the body. */
-static void expect(const struct cluster *c, int member, const char *method, const char *path,
-		   const char *body, int status, const char *text)
-{
-	struct http_answer answer;
-	int got = call(c, member, method, path, body, &answer);
-
-	if (got != status || (text && (!answer.body || !strstr(answer.body, text))))
-		fail_msg("%s %s on node%d: got %d \"%s\", want %d with \"%s\"", method, path, member + 1,
-			 got, answer.body ? answer.body : "", status, text ? text : "");
-	http_answer_clear(&answer);
-}
+#define HTTP_TIMEOUT_MS CLUSTER_HTTP_TIMEOUT_MS
 
 static json_t *get_json(const struct cluster *c, int member, const char *path)
 {
@@ -60,7 +33,7 @@ static json_t *get_json(const struct cluster *c, int member, const char *path)
 	json_error_t error;
 	json_t *json = NULL;
 
-	if (call(c, member, "GET", path, NULL, &answer) != 0 && answer.body)
+	if (cluster_http(c, member, "GET", path, NULL, &answer) != 0 && answer.body)
 		json = json_loads(answer.body, 0, &error);
 	http_answer_clear(&answer);
 	return json;
@@ -94,7 +67,7 @@ static bool wait_body(const struct cluster *c, int member, const char *path, con
 {
 	for (int tries = 0; tries < 100; tries++) {
 		struct http_answer answer;
-		bool has = call(c, member, "GET", path, NULL, &answer) == 200 && answer.body &&
+		bool has = cluster_http(c, member, "GET", path, NULL, &answer) == 200 && answer.body &&
 			   strstr(answer.body, text) != NULL;
 		http_answer_clear(&answer);
 		if (has == present)
@@ -120,50 +93,50 @@ static void test_health_checks_and_reads(void **state)
 	/* The primary by the lock, the replicas by their state. */
 	for (size_t i = 0; i < 4; i++) {
 		static const char *const paths[] = { "/", "/primary", "/master", "/read-write" };
-		expect(&c, primary, "GET", paths[i], NULL, 200, "\"role\":\"master\"");
-		expect(&c, replica, "GET", paths[i], NULL, 503, "\"role\":\"replica\"");
+		cluster_expect(&c, primary, "GET", paths[i], NULL, 200, "\"role\":\"master\"");
+		cluster_expect(&c, replica, "GET", paths[i], NULL, 503, "\"role\":\"replica\"");
 	}
-	expect(&c, primary, "GET", "/leader", NULL, 200, NULL);
-	expect(&c, replica, "GET", "/leader", NULL, 503, NULL);
-	expect(&c, replica, "GET", "/replica", NULL, 200, "\"state\":\"running\"");
-	expect(&c, primary, "GET", "/replica", NULL, 503, NULL);
-	expect(&c, replica, "GET", "/read-only", NULL, 200, NULL);
-	expect(&c, primary, "GET", "/read-only", NULL, 200, NULL);
-	expect(&c, replica, "GET", "/async", NULL, 200, NULL);
-	expect(&c, replica, "GET", "/sync", NULL, 503, NULL);
-	expect(&c, replica, "GET", "/health", NULL, 200, NULL);
-	expect(&c, replica, "GET", "/no-such-check", NULL, 503, NULL);
+	cluster_expect(&c, primary, "GET", "/leader", NULL, 200, NULL);
+	cluster_expect(&c, replica, "GET", "/leader", NULL, 503, NULL);
+	cluster_expect(&c, replica, "GET", "/replica", NULL, 200, "\"state\":\"running\"");
+	cluster_expect(&c, primary, "GET", "/replica", NULL, 503, NULL);
+	cluster_expect(&c, replica, "GET", "/read-only", NULL, 200, NULL);
+	cluster_expect(&c, primary, "GET", "/read-only", NULL, 200, NULL);
+	cluster_expect(&c, replica, "GET", "/async", NULL, 200, NULL);
+	cluster_expect(&c, replica, "GET", "/sync", NULL, 503, NULL);
+	cluster_expect(&c, replica, "GET", "/health", NULL, 200, NULL);
+	cluster_expect(&c, replica, "GET", "/no-such-check", NULL, 503, NULL);
 
 	/* Filters: lag in bytes or units, tags. */
-	expect(&c, replica, "GET", "/replica?lag=1MB", NULL, 200, NULL);
-	expect(&c, replica, "GET", "/replica?lag=10000000", NULL, 200, NULL);
+	cluster_expect(&c, replica, "GET", "/replica?lag=1MB", NULL, 200, NULL);
+	cluster_expect(&c, replica, "GET", "/replica?lag=10000000", NULL, 200, NULL);
 	/* Patroni ignores a lag it cannot parse. */
-	expect(&c, replica, "GET", "/replica?lag=lots", NULL, 200, NULL);
-	expect(&c, replica, "GET", "/replica?tag_region=test", NULL, 200, NULL);
-	expect(&c, replica, "GET", "/replica?tag_region=elsewhere", NULL, 503, NULL);
-	expect(&c, replica, "GET", "/replica?tag_nofailover=false", NULL, 200, NULL);
-	expect(&c, replica, "GET", "/replica?tag_missing=x", NULL, 503, NULL);
+	cluster_expect(&c, replica, "GET", "/replica?lag=lots", NULL, 200, NULL);
+	cluster_expect(&c, replica, "GET", "/replica?tag_region=test", NULL, 200, NULL);
+	cluster_expect(&c, replica, "GET", "/replica?tag_region=elsewhere", NULL, 503, NULL);
+	cluster_expect(&c, replica, "GET", "/replica?tag_nofailover=false", NULL, 200, NULL);
+	cluster_expect(&c, replica, "GET", "/replica?tag_missing=x", NULL, 503, NULL);
 	/* A replica that lags: its replay is stopped while the primary writes. */
 	assert_true(cluster_sql(&c, replica, "SELECT pg_wal_replay_pause()", NULL, 0));
 	assert_true(cluster_sql(&c, primary, "INSERT INTO probe SELECT generate_series(1, 50000)", NULL, 0));
 	bool lagging = false;
 	for (int tries = 0; tries < 100 && !lagging; tries++) {
-		lagging = call(&c, replica, "GET", "/replica?lag=16kB", NULL, NULL) == 503;
+		lagging = cluster_http(&c, replica, "GET", "/replica?lag=16kB", NULL, NULL) == 503;
 		harness_sleep_ms(50);
 	}
 	assert_true(lagging);
-	expect(&c, replica, "GET", "/replica?lag=1GB", NULL, 200, NULL);
+	cluster_expect(&c, replica, "GET", "/replica?lag=1GB", NULL, 200, NULL);
 	assert_true(cluster_sql(&c, replica, "SELECT pg_wal_replay_resume()", NULL, 0));
 
 	/* HEAD and OPTIONS: the status line only. */
-	assert_int_equal(call(&c, primary, "HEAD", "/primary", NULL, &answer), 200);
+	assert_int_equal(cluster_http(&c, primary, "HEAD", "/primary", NULL, &answer), 200);
 	assert_int_equal(answer.body_length, 0);
 	http_answer_clear(&answer);
-	assert_int_equal(call(&c, replica, "OPTIONS", "/primary", NULL, &answer), 503);
+	assert_int_equal(cluster_http(&c, replica, "OPTIONS", "/primary", NULL, &answer), 503);
 	assert_int_equal(answer.body_length, 0);
 	http_answer_clear(&answer);
-	assert_int_equal(call(&c, primary, "GET", "/liveness", NULL, NULL), 200);
-	assert_int_equal(call(&c, replica, "GET", "/readiness", NULL, NULL), 200);
+	assert_int_equal(cluster_http(&c, primary, "GET", "/liveness", NULL, NULL), 200);
+	assert_int_equal(cluster_http(&c, replica, "GET", "/readiness", NULL, NULL), 200);
 
 	/* Status, cluster, history, config, metrics. */
 	json_t *status = get_json(&c, primary, "/patroni");
@@ -196,11 +169,11 @@ static void test_health_checks_and_reads(void **state)
 	assert_int_equal(leaders, 1);
 	json_decref(cluster);
 
-	expect(&c, replica, "GET", "/history", NULL, 200, "[]");
-	expect(&c, replica, "GET", "/config", NULL, 200, "\"ttl\":30");
-	expect(&c, primary, "GET", "/metrics", NULL, 200, "patroni_primary{scope=\"resthealth\"");
-	expect(&c, primary, "GET", "/metrics", NULL, 200, "# TYPE patroni_xlog_location counter");
-	expect(&c, replica, "GET", "/metrics", NULL, 200, "patroni_replica{scope=\"resthealth\",name=\"");
+	cluster_expect(&c, replica, "GET", "/history", NULL, 200, "[]");
+	cluster_expect(&c, replica, "GET", "/config", NULL, 200, "\"ttl\":30");
+	cluster_expect(&c, primary, "GET", "/metrics", NULL, 200, "patroni_primary{scope=\"resthealth\"");
+	cluster_expect(&c, primary, "GET", "/metrics", NULL, 200, "# TYPE patroni_xlog_location counter");
+	cluster_expect(&c, replica, "GET", "/metrics", NULL, 200, "patroni_replica{scope=\"resthealth\",name=\"");
 }
 
 /* Every member's value of a setting, joined by commas. */
@@ -225,7 +198,7 @@ static void test_dynamic_configuration(void **state)
 	int replica = some_replica(primary);
 
 	/* work_mem reaches every member with a reload. */
-	expect(&c, replica, "PATCH", "/config",
+	cluster_expect(&c, replica, "PATCH", "/config",
 	       "{\"postgresql\":{\"parameters\":{\"work_mem\":\"8MB\"}}}", 200, "\"work_mem\":\"8MB\"");
 	for (int tries = 0; tries < 100; tries++) {
 		settings_of(&c, "work_mem", values, sizeof(values));
@@ -235,9 +208,9 @@ static void test_dynamic_configuration(void **state)
 	}
 	assert_string_equal(values, "8MB,8MB,8MB");
 	/* The deep merge kept what was there. */
-	expect(&c, primary, "GET", "/config", NULL, 200, "\"use_pg_rewind\"");
+	cluster_expect(&c, primary, "GET", "/config", NULL, 200, "\"use_pg_rewind\"");
 	/* max_connections needs a restart: pending_restart, with the reason. */
-	expect(&c, primary, "PATCH", "/config",
+	cluster_expect(&c, primary, "PATCH", "/config",
 	       "{\"postgresql\":{\"parameters\":{\"max_connections\":123}}}", 200, NULL);
 	bool pending = false;
 	for (int tries = 0; tries < 100 && !pending; tries++) {
@@ -252,12 +225,12 @@ static void test_dynamic_configuration(void **state)
 	settings_of(&c, "work_mem", values, sizeof(values));
 	assert_string_equal(values, "8MB,8MB,8MB");
 	/* null deletes. */
-	expect(&c, primary, "PATCH", "/config",
+	cluster_expect(&c, primary, "PATCH", "/config",
 	       "{\"postgresql\":{\"parameters\":{\"work_mem\":null}}}", 200, NULL);
 	assert_true(wait_body(&c, primary, "/config", "work_mem", false));
-	expect(&c, primary, "GET", "/config", NULL, 200, "max_connections");
+	cluster_expect(&c, primary, "GET", "/config", NULL, 200, "max_connections");
 	/* Restart on pending only: it applies max_connections. */
-	expect(&c, replica, "POST", "/restart", "{\"restart_pending\":true}", 200, "restarted");
+	cluster_expect(&c, replica, "POST", "/restart", "{\"restart_pending\":true}", 200, "restarted");
 	assert_true(cluster_sql(&c, replica, "SELECT current_setting('max_connections')", values,
 				sizeof(values)));
 	assert_string_equal(values, "123");
@@ -265,12 +238,12 @@ static void test_dynamic_configuration(void **state)
 	assert_null(json_object_get(status, "pending_restart"));
 	json_decref(status);
 	/* Refused, never half-applied. */
-	expect(&c, primary, "PATCH", "/config", "{\"ttl\":\"soon\"}", 400, "ttl");
-	expect(&c, primary, "PATCH", "/config", "{\"ttl\":", 400, NULL);
-	expect(&c, primary, "PATCH", "/config", "[1,2]", 400, NULL);
-	expect(&c, primary, "GET", "/config", NULL, 200, "\"ttl\":30");
+	cluster_expect(&c, primary, "PATCH", "/config", "{\"ttl\":\"soon\"}", 400, "ttl");
+	cluster_expect(&c, primary, "PATCH", "/config", "{\"ttl\":", 400, NULL);
+	cluster_expect(&c, primary, "PATCH", "/config", "[1,2]", 400, NULL);
+	cluster_expect(&c, primary, "GET", "/config", NULL, 200, "\"ttl\":30");
 	/* PUT replaces. */
-	expect(&c, primary, "PUT", "/config",
+	cluster_expect(&c, primary, "PUT", "/config",
 	       "{\"ttl\":30,\"loop_wait\":10,\"retry_timeout\":10,\"maximum_lag_on_failover\":1048576,"
 	       "\"postgresql\":{\"use_pg_rewind\":true}}",
 	       200, "\"loop_wait\":10");
@@ -292,7 +265,7 @@ static void test_ttl_change_reaches_sessions(void **state)
 	size_t from_replica = test_agent_lines(&c.agent[replica]);
 	size_t from_primary = test_agent_lines(&c.agent[primary]);
 
-	expect(&c, primary, "PATCH", "/config", "{\"ttl\":21}", 200, "\"ttl\":21");
+	cluster_expect(&c, primary, "PATCH", "/config", "{\"ttl\":21}", 200, "\"ttl\":21");
 	json_t *record = NULL;
 	assert_true(harness_log_wait(c.agent[replica].log_path, "dcs.session_timeout_changed", "to_ms",
 				     "7000", from_replica, 10000, &record, NULL));
@@ -324,22 +297,22 @@ static void test_switchover_and_failover(void **state)
 	/* Refusals first, with Patroni's codes and messages. */
 	snprintf(body, sizeof(body), "{\"leader\":\"%s\",\"candidate\":\"%s\"}", c.agent[primary].name,
 		 c.agent[primary].name);
-	expect(&c, primary, "POST", "/switchover", body, 400, "Switchover target and source are the same");
-	expect(&c, primary, "POST", "/switchover", "{\"leader\":\"nosuch\",\"candidate\":\"node2\"}", 412,
+	cluster_expect(&c, primary, "POST", "/switchover", body, 400, "Switchover target and source are the same");
+	cluster_expect(&c, primary, "POST", "/switchover", "{\"leader\":\"nosuch\",\"candidate\":\"node2\"}", 412,
 	       "leader name does not match");
 	snprintf(body, sizeof(body), "{\"leader\":\"%s\",\"candidate\":\"nosuch\"}", c.agent[primary].name);
-	expect(&c, primary, "POST", "/switchover", body, 412, "candidate does not exists");
-	expect(&c, primary, "POST", "/switchover", "{\"candidate\":\"node2\"}", 400, "specific leader");
-	expect(&c, primary, "POST", "/failover", "{\"leader\":null}", 400, NULL);
-	expect(&c, primary, "POST", "/failover", "{}", 400, NULL);
-	expect(&c, primary, "DELETE", "/switchover", NULL, 404, "no switchover is scheduled");
+	cluster_expect(&c, primary, "POST", "/switchover", body, 412, "candidate does not exists");
+	cluster_expect(&c, primary, "POST", "/switchover", "{\"candidate\":\"node2\"}", 400, "specific leader");
+	cluster_expect(&c, primary, "POST", "/failover", "{\"leader\":null}", 400, NULL);
+	cluster_expect(&c, primary, "POST", "/failover", "{}", 400, NULL);
+	cluster_expect(&c, primary, "DELETE", "/switchover", NULL, 404, "no switchover is scheduled");
 
 	/* An immediate switchover: writes refused for well under a second. */
 	snprintf(body, sizeof(body), "{\"leader\":\"%s\",\"candidate\":\"%s\"}", c.agent[primary].name,
 		 c.agent[candidate].name);
 	int64_t asked_at = harness_now_ms();
 	struct http_answer answer;
-	assert_int_equal(call(&c, primary, "POST", "/switchover", body, &answer), 200);
+	assert_int_equal(cluster_http(&c, primary, "POST", "/switchover", body, &answer), 200);
 	int64_t gap_ms = cluster_write_gap_until_moved(&c, primary, asked_at, &moved_to);
 	char expected[128];
 	snprintf(expected, sizeof(expected), "Successfully switched over to \"%s\"", c.agent[candidate].name);
@@ -364,15 +337,15 @@ static void test_switchover_and_failover(void **state)
 	gmtime_r(&at, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S+00:00", &tm);
 	snprintf(body, sizeof(body), "{\"leader\":\"%s\",\"scheduled_at\":\"%s\"}", c.agent[old].name, when);
-	expect(&c, old, "POST", "/switchover", body, 202, "Switchover scheduled");
-	expect(&c, old, "DELETE", "/switchover", NULL, 200, "scheduled switchover deleted");
-	expect(&c, old, "DELETE", "/switchover", NULL, 404, NULL);
+	cluster_expect(&c, old, "POST", "/switchover", body, 202, "Switchover scheduled");
+	cluster_expect(&c, old, "DELETE", "/switchover", NULL, 200, "scheduled switchover deleted");
+	cluster_expect(&c, old, "DELETE", "/switchover", NULL, 404, NULL);
 	at = time(NULL) + 3;
 	gmtime_r(&at, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S+00:00", &tm);
 	snprintf(body, sizeof(body), "{\"leader\":\"%s\",\"candidate\":\"%s\",\"scheduled_at\":\"%s\"}",
 		 c.agent[old].name, c.agent[next].name, when);
-	expect(&c, old, "POST", "/switchover", body, 202, "Switchover scheduled");
+	cluster_expect(&c, old, "POST", "/switchover", body, 202, "Switchover scheduled");
 	struct cluster *cp = &c;
 	int64_t due_ms = test_wall_ms() + (int64_t) (at - time(NULL)) * 1000;
 	int leader = -1;
@@ -384,9 +357,9 @@ static void test_switchover_and_failover(void **state)
 	assert_int_equal(leader, next);
 	if (late_ms > 1500)
 		fail_msg("the scheduled switchover came %lld ms late", (long long) late_ms);
-	expect(&c, old, "POST", "/switchover", "{\"leader\":\"x\",\"scheduled_at\":\"tomorrow\"}", 400,
+	cluster_expect(&c, old, "POST", "/switchover", "{\"leader\":\"x\",\"scheduled_at\":\"tomorrow\"}", 400,
 	       "scheduled_at");
-	expect(&c, old, "POST", "/switchover",
+	cluster_expect(&c, old, "POST", "/switchover",
 	       "{\"leader\":\"x\",\"scheduled_at\":\"2001-01-01T00:00:00+00:00\"}", 422, "in the past");
 }
 
@@ -397,7 +370,7 @@ static void test_pause_and_resume(void **state)
 	int primary = start(&c, "restpause", NULL);
 	int replica = some_replica(primary);
 
-	expect(&c, replica, "PATCH", "/config", "{\"pause\":true}", 200, "\"pause\":true");
+	cluster_expect(&c, replica, "PATCH", "/config", "{\"pause\":true}", 200, "\"pause\":true");
 	bool shown = false;
 	for (int tries = 0; tries < 100 && !shown; tries++) {
 		json_t *status = get_json(&c, primary, "/patroni");
@@ -406,7 +379,7 @@ static void test_pause_and_resume(void **state)
 		harness_sleep_ms(50);
 	}
 	assert_true(shown);
-	expect(&c, primary, "GET", "/metrics", NULL, 200, "patroni_is_paused{scope=\"restpause\"");
+	cluster_expect(&c, primary, "GET", "/metrics", NULL, 200, "patroni_is_paused{scope=\"restpause\"");
 	/* Members say so in ZooKeeper too. */
 	char path[128], data[1024];
 	snprintf(path, sizeof(path), "%s/members/%s", c.base, c.agent[replica].name);
@@ -423,7 +396,7 @@ static void test_pause_and_resume(void **state)
 	harness_sleep_ms(4000);
 	assert_int_equal(cluster_writable_member(&c, -1), -1);
 	/* Resumed, the agents act again. */
-	expect(&c, replica, "PATCH", "/config", "{\"pause\":null}", 200, NULL);
+	cluster_expect(&c, replica, "PATCH", "/config", "{\"pause\":null}", 200, NULL);
 	int64_t elapsed;
 	int writable = cluster_wait_writable(&c, -1, harness_now_ms(), &elapsed);
 	assert_true(writable >= 0);
@@ -439,17 +412,17 @@ static void test_restart_reinitialize_reload(void **state)
 	int replica = some_replica(primary);
 
 	assert_true(cluster_sql(&c, replica, "SELECT pg_postmaster_start_time()::text", before, sizeof(before)));
-	expect(&c, replica, "POST", "/restart", NULL, 200, "restarted successfully");
+	cluster_expect(&c, replica, "POST", "/restart", NULL, 200, "restarted successfully");
 	assert_true(cluster_sql(&c, replica, "SELECT pg_postmaster_start_time()::text", after, sizeof(after)));
 	assert_string_not_equal(before, after);
 	/* Role filters and conditions. */
-	expect(&c, replica, "POST", "/restart", "{\"role\":\"master\"}", 503,
+	cluster_expect(&c, replica, "POST", "/restart", "{\"role\":\"master\"}", 503,
 	       "restart conditions are not satisfied");
-	expect(&c, replica, "POST", "/restart", "{\"postgres_version\":\"10.0\"}", 503, "conditions");
-	expect(&c, replica, "POST", "/restart", "{\"postgres_version\":\"9.6\"}", 400, "version");
-	expect(&c, replica, "POST", "/restart", "{\"role\":\"boss\"}", 400, "role");
-	expect(&c, replica, "POST", "/restart", "{\"no_such_key\":1}", 400, "no_such_key");
-	expect(&c, replica, "DELETE", "/restart", NULL, 404, "no restarts are scheduled");
+	cluster_expect(&c, replica, "POST", "/restart", "{\"postgres_version\":\"10.0\"}", 503, "conditions");
+	cluster_expect(&c, replica, "POST", "/restart", "{\"postgres_version\":\"9.6\"}", 400, "version");
+	cluster_expect(&c, replica, "POST", "/restart", "{\"role\":\"boss\"}", 400, "role");
+	cluster_expect(&c, replica, "POST", "/restart", "{\"no_such_key\":1}", 400, "no_such_key");
+	cluster_expect(&c, replica, "DELETE", "/restart", NULL, 404, "no restarts are scheduled");
 	/* Scheduled: shown in the status, deletable, and carried out on time. */
 	char body[128], when[64];
 	time_t at = time(NULL) + 2;
@@ -457,18 +430,18 @@ static void test_restart_reinitialize_reload(void **state)
 	gmtime_r(&at, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S+00:00", &tm);
 	snprintf(body, sizeof(body), "{\"schedule\":\"%s\"}", when);
-	expect(&c, replica, "POST", "/restart", body, 202, "Restart scheduled");
-	expect(&c, replica, "POST", "/restart", body, 409, "Another restart is already scheduled");
-	expect(&c, replica, "GET", "/patroni", NULL, 200, "\"scheduled_restart\":{\"schedule\"");
-	expect(&c, replica, "DELETE", "/restart", NULL, 200, "scheduled restart deleted");
-	expect(&c, replica, "POST", "/restart", "{\"schedule\":\"2001-01-01T00:00:00Z\"}", 422,
+	cluster_expect(&c, replica, "POST", "/restart", body, 202, "Restart scheduled");
+	cluster_expect(&c, replica, "POST", "/restart", body, 409, "Another restart is already scheduled");
+	cluster_expect(&c, replica, "GET", "/patroni", NULL, 200, "\"scheduled_restart\":{\"schedule\"");
+	cluster_expect(&c, replica, "DELETE", "/restart", NULL, 200, "scheduled restart deleted");
+	cluster_expect(&c, replica, "POST", "/restart", "{\"schedule\":\"2001-01-01T00:00:00Z\"}", 422,
 	       "in the past");
 	at = time(NULL) + 2;
 	gmtime_r(&at, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S+00:00", &tm);
 	snprintf(body, sizeof(body), "{\"schedule\":\"%s\"}", when);
 	assert_true(cluster_sql(&c, replica, "SELECT pg_postmaster_start_time()::text", before, sizeof(before)));
-	expect(&c, replica, "POST", "/restart", body, 202, "Restart scheduled");
+	cluster_expect(&c, replica, "POST", "/restart", body, 202, "Restart scheduled");
 	bool restarted = false;
 	for (int tries = 0; tries < 100 && !restarted; tries++) {
 		restarted = cluster_sql(&c, replica, "SELECT pg_postmaster_start_time()::text", after,
@@ -480,13 +453,13 @@ static void test_restart_reinitialize_reload(void **state)
 	int64_t late_ms = test_wall_ms() - (int64_t) at * 1000;
 	printf("     the scheduled restart was done %lld ms after its time\n", (long long) late_ms);
 	/* The primary restarts in place and keeps the lock. */
-	expect(&c, primary, "POST", "/restart", "{\"role\":\"primary\"}", 200, "restarted");
+	cluster_expect(&c, primary, "POST", "/restart", "{\"role\":\"primary\"}", 200, "restarted");
 	assert_int_equal(cluster_writable_member(&c, -1), primary);
 
 	/* Reinitialize: never the leader; a replica is cloned again. */
-	expect(&c, primary, "POST", "/reinitialize", NULL, 503, "I am the leader, can not reinitialize");
+	cluster_expect(&c, primary, "POST", "/reinitialize", NULL, 503, "I am the leader, can not reinitialize");
 	size_t from = test_agent_lines(&c.agent[replica]);
-	expect(&c, replica, "POST", "/reinitialize", "{\"force\":true}", 200, "reinitialize started");
+	cluster_expect(&c, replica, "POST", "/reinitialize", "{\"force\":true}", 200, "reinitialize started");
 	assert_true(test_agent_wait(&c.agent[replica], "pg.data_dir_moved_aside", from, CLUSTER_WAIT_MS, NULL));
 	assert_true(test_agent_wait(&c.agent[replica], "pg.cloned", from, CLUSTER_WAIT_MS, NULL));
 	bool streaming = false;
@@ -511,7 +484,7 @@ static void test_restart_reinitialize_reload(void **state)
 	fputs(text, f);
 	fclose(f);
 	from = test_agent_lines(&c.agent[replica]);
-	expect(&c, replica, "POST", "/reload", NULL, 202, "reload scheduled");
+	cluster_expect(&c, replica, "POST", "/reload", NULL, 202, "reload scheduled");
 	assert_true(test_agent_wait(&c.agent[replica], "agent.reloaded", from, 5000, NULL));
 	snprintf(path, sizeof(path), "%s/members/%s", c.base, c.agent[replica].name);
 	for (int tries = 0; tries < 100; tries++) {
@@ -521,7 +494,7 @@ static void test_restart_reinitialize_reload(void **state)
 		harness_sleep_ms(50);
 	}
 	assert_non_null(strstr(data, "\"region\":\"moon\""));
-	expect(&c, replica, "GET", "/replica?tag_region=moon", NULL, 200, NULL);
+	cluster_expect(&c, replica, "GET", "/replica?tag_region=moon", NULL, 200, NULL);
 }
 
 static void test_authentication_and_malformed_requests(void **state)
@@ -538,8 +511,8 @@ static void test_authentication_and_malformed_requests(void **state)
 	int port = c.agent[primary].api_port;
 
 	/* Reads stay open; writes need the credentials. */
-	expect(&c, primary, "GET", "/patroni", NULL, 200, NULL);
-	expect(&c, primary, "POST", "/reload", NULL, 401, "no auth header received");
+	cluster_expect(&c, primary, "GET", "/patroni", NULL, 200, NULL);
+	cluster_expect(&c, primary, "POST", "/reload", NULL, 401, "no auth header received");
 	assert_int_equal(http_request(port, "POST", "/reload", NULL,
 				      "Authorization: Basic YWRtaW46d3Jvbmc=\r\n", HTTP_TIMEOUT_MS, &answer),
 			 401);	/* admin:wrong */
@@ -587,7 +560,7 @@ static void test_authentication_and_malformed_requests(void **state)
 				      "Authorization: Basic YWRtaW46czNjcmV0\r\n", HTTP_TIMEOUT_MS, &answer),
 			 412);
 	http_answer_clear(&answer);
-	expect(&c, primary, "GET", "/primary", NULL, 200, NULL);
+	cluster_expect(&c, primary, "GET", "/primary", NULL, 200, NULL);
 }
 
 /* Patroni's own patronictl, pointed at the same ZooKeeper, reads a pgherd
