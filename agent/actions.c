@@ -23,6 +23,7 @@
 #include <event2/event.h>
 
 #include "agent/agent_internal.h"
+#include "agent/callbacks.h"
 #include "agent/log.h"
 #include "agent/slots.h"
 #include "pg/conf.h"
@@ -33,6 +34,7 @@
 #define PSQL_DEADLINE_MS (60 * 1000)
 #define RETRY_AFTER_FAILURE_MS 3000
 #define SHUTDOWN_WAIT_MS (60 * 1000)
+#define BEFORE_STOP_DEADLINE_MS (10 * 1000)
 #define BOOTSTRAP_BACKOFF_MS (30 * 1000)
 /* Each failed attempt keeps its data directory aside: a configuration that
  * can never work must not fill the disk. */
@@ -191,6 +193,8 @@ static void postmaster_done(void *arg, const struct pg_process_result *result)
 	a->postmaster = NULL;
 	a->stopping = false;
 	a->monitor_connected = false;
+	if (asked && !a->restarting)
+		callbacks_stopped(a);
 	if (asked) {
 		agent_set_pg_state(a, HA_PG_STOPPED);
 	} else if (a->pg_state == HA_PG_STARTING) {
@@ -249,9 +253,36 @@ static void hand_over_lock(struct agent *a)
 	finish_action(a, true, "handed over");
 }
 
-/* The first half of a switchover: a fast shutdown (SIGINT), with the
- * shutdown checkpoint that makes a clean stop. */
+static void switchover_stop(struct agent *a);
+static bool run_job(struct agent *a, const char *tool, char **argv, int deadline_ms,
+		    pg_process_done_fn done);
+
+static void before_stop_done(void *arg, const struct pg_process_result *result)
+{
+	struct agent *a = arg;
+	a->job = NULL;
+	log_info("pg.before_stop_done", LF_INT("exit_code", result->exit_code));
+	if (a->action == HA_SWITCHOVER)
+		switchover_stop(a);
+}
+
+/* Patroni's before_stop hook, as a job; false when there is none to run. */
+static bool run_before_stop(struct agent *a)
+{
+	const char *command = a->config->postgresql.before_stop;
+	return command && run_job(a, "before_stop", callbacks_argv(command, NULL),
+				  BEFORE_STOP_DEADLINE_MS, before_stop_done);
+}
+
+/* The first half of a switchover: before_stop, then a fast shutdown
+ * (SIGINT) with the shutdown checkpoint that makes a clean stop. */
 static void switchover(struct agent *a)
+{
+	if (!run_before_stop(a))
+		switchover_stop(a);
+}
+
+static void switchover_stop(struct agent *a)
 {
 	if (!a->postmaster || !pg_process_signal(a->postmaster, SIGINT)) {
 		finish_action(a, false, "PostgreSQL is not our running child: cannot stop it");
@@ -340,6 +371,8 @@ static bool start_postmaster(struct agent *a)
 	pg_argv_free(argv);
 	if (!a->postmaster)
 		return false;
+	if (!a->restarting)
+		callbacks_starting(a);
 	agent_set_pg_state(a, HA_PG_STARTING);
 	pg_monitor_wake(a->monitor);
 	return true;
@@ -524,11 +557,45 @@ static void promote_done(void *arg, const struct pg_process_result *result)
 		finish_action(a, true, "promoted, no checkpoint");
 }
 
-static void promote(struct agent *a)
+static void run_promote(struct agent *a)
 {
 	if (!run_job(a, "pg_ctl", pg_ctl_promote_argv(&a->pg, PROMOTE_DEADLINE_S),
 		     (PROMOTE_DEADLINE_S + 5) * 1000, promote_done))
 		finish_action(a, false, "cannot start pg_ctl promote");
+}
+
+/* Patroni's pre_promote: a non-zero exit cancels the promotion; the lock
+ * goes to someone else and we stay out of the race for ttl. */
+static void pre_promote_done(void *arg, const struct pg_process_result *result)
+{
+	struct agent *a = arg;
+	const struct znode_config *dynamic = dcs_cluster(a->dcs)->config;
+	long long ttl = dynamic ? dynamic->ttl : a->config->dcs.ttl;
+
+	a->job = NULL;
+	if (result->exit_code == 0) {
+		run_promote(a);
+		return;
+	}
+	a->promotion_backoff_until_ms = now_ms() + ttl * 1000;
+	log_warning("pg.pre_promote_failed", LF_INT("exit_code", result->exit_code),
+		    LF_INT("out_of_race_ms", ttl * 1000));
+	if (dcs_holds_lock(a->dcs))
+		dcs_release_leadership(a->dcs);
+	finish_action(a, false, "pre_promote refused the promotion");
+}
+
+static void promote(struct agent *a)
+{
+	const char *command = a->config->postgresql.pre_promote;
+
+	if (!command) {
+		run_promote(a);
+		return;
+	}
+	if (!run_job(a, "pre_promote", callbacks_argv(command, NULL), PROMOTE_DEADLINE_S * 1000,
+		     pre_promote_done))
+		finish_action(a, false, "cannot start pre_promote");
 }
 
 /* Stop at once: a primary without the lock must stop accepting writes
@@ -927,6 +994,8 @@ static void restart_finish(struct agent *a, bool ok)
 	a->restart_done = NULL;
 	a->restart_done_arg = NULL;
 	log_info(ok ? "pg.restarted" : "pg.restart_failed", LF_STR("data_dir", a->pg.data_dir));
+	if (ok)
+		callbacks_restarted(a);
 	agent_publish_status(a);
 	agent_schedule_evaluation(a);
 	if (done)
@@ -1097,6 +1166,7 @@ void actions_apply_parameters(struct agent *a)
 	    !pg_process_signal(a->postmaster, SIGHUP))
 		return;
 	log_info("pg.reloaded", LF_STR("reason", "postgresql.parameters changed"));
+	callbacks_reloaded(a);
 	/* The postmaster reads the files after the signal, not at once. */
 	a->pending_restart_check_at_ms = now_ms() + 500;
 }
@@ -1254,6 +1324,10 @@ void actions_shutdown(struct agent *a)
 		pg_process_abandon(a->job);
 		a->job = NULL;
 	}
+	/* before_stop runs first, bounded: the handover waits for it. */
+	if (a->postmaster && run_before_stop(a))
+		while (a->job && now_ms() < deadline)
+			event_base_loop(a->base, EVLOOP_ONCE);
 	if (a->slot_job) {
 		pg_process_abandon(a->slot_job);
 		a->slot_job = NULL;
@@ -1281,5 +1355,6 @@ void actions_shutdown(struct agent *a)
 		pg_process_abandon(a->postmaster);
 		a->postmaster = NULL;
 	}
+	callbacks_shutdown(a);
 	pg_process_shutdown();
 }

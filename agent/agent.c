@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "agent/agent_internal.h"
+#include "agent/callbacks.h"
 #include "agent/kubernetes.h"
 #include "agent/log.h"
 #include "agent/rest.h"
@@ -182,6 +183,7 @@ static void gather_facts(const struct agent *a, const struct dcs_cluster *cluste
 	f->paused = dynamic && dynamic->pause;
 	f->loop_wait_s = dynamic ? dynamic->loop_wait : a->config->dcs.loop_wait;
 	f->synchronous_mode = synchronous_mode_active(cluster);
+	f->promotion_backoff = f->now_ms < a->promotion_backoff_until_ms;
 	f->synchronous = cluster->sync && (strcmp(cluster->sync->leader, a->config->name) == 0 ||
 					   named_in(cluster->sync, a->config->name));
 	if (cluster->failover) {
@@ -604,6 +606,7 @@ static void on_pg_status(void *arg, const struct pg_monitor_status *status)
 		a->was_primary = false;
 	if (a->pg_state != HA_PG_RUNNING)
 		agent_set_pg_state(a, HA_PG_RUNNING);
+	callbacks_status(a, status->in_recovery);
 	agent_publish_status(a);
 	publish_leader_position(a);
 	actions_on_status(a);

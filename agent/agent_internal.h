@@ -130,6 +130,13 @@ struct agent {
 	char *sync_configured[SYNC_MAX_STANDBYS];
 	size_t n_sync_configured;
 	int64_t sync_written_at_ms;	/* the last `sync` write, not yet in the view */
+
+	/* Callbacks (agent/callbacks.h). */
+	struct pg_process *callback_job;
+	bool callback_start_pending;	/* we started PostgreSQL: announce it */
+	char callback_role[16];		/* the role last announced, "" none */
+	/* pre_promote failed: out of the race for the lock until then. */
+	int64_t promotion_backoff_until_ms;
 	int64_t status_written_lsn;
 };
 

@@ -64,6 +64,12 @@ struct pgherd_config {
 		/* Values keep their YAML type: "on" quoted is a string, on unquoted
 		 * is true (YAML 1.1, as Patroni reads it), 100 is an integer. */
 		json_t *parameters; /* object, never NULL */
+		/* Commands, split on blanks (no shell), NULL when unset. */
+		struct {
+			char *on_start, *on_stop, *on_restart, *on_reload, *on_role_change;
+		} callbacks;
+		char *pre_promote;
+		char *before_stop;
 		/* Re-clone instead of waiting for an operator (data moved aside). */
 		bool remove_data_directory_on_rewind_failure;
 		bool remove_data_directory_on_diverged_timelines;

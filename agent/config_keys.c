@@ -230,7 +230,26 @@ const struct config_key config_keys[] = {
 	PATRONI_ONLY("postgresql.pg_ident"),
 	PATRONI_ONLY("postgresql.custom_conf"),
 	PATRONI_ONLY("postgresql.recovery_conf"),
-	PATRONI_ONLY("postgresql.callbacks"),
+	{ .path = "postgresql.callbacks.on_start", .type = CONFIG_TYPE_STRING,
+	  .offset = FIELD(postgresql.callbacks.on_start),
+	  .description = "Command run after PostgreSQL started, as `<command> on_start <role> <scope>`, "
+			 "without a shell; a newer callback replaces one still running." },
+	{ .path = "postgresql.callbacks.on_stop", .type = CONFIG_TYPE_STRING,
+	  .offset = FIELD(postgresql.callbacks.on_stop),
+	  .description = "Command run after PostgreSQL stopped, as `<command> on_stop <role> <scope>`, "
+			 "without a shell; a newer callback replaces one still running." },
+	{ .path = "postgresql.callbacks.on_restart", .type = CONFIG_TYPE_STRING,
+	  .offset = FIELD(postgresql.callbacks.on_restart),
+	  .description = "Command run after a restart asked for through the REST API, as `<command> on_restart <role> <scope>`, "
+			 "without a shell; a newer callback replaces one still running." },
+	{ .path = "postgresql.callbacks.on_reload", .type = CONFIG_TYPE_STRING,
+	  .offset = FIELD(postgresql.callbacks.on_reload),
+	  .description = "Command run after PostgreSQL reloaded its configuration, as `<command> on_reload <role> <scope>`, "
+			 "without a shell; a newer callback replaces one still running." },
+	{ .path = "postgresql.callbacks.on_role_change", .type = CONFIG_TYPE_STRING,
+	  .offset = FIELD(postgresql.callbacks.on_role_change),
+	  .description = "Command run after a promotion or a demotion, as `<command> on_role_change <role> <scope>`, "
+			 "without a shell; a newer callback replaces one still running." },
 	PATRONI_ONLY("postgresql.create_replica_methods"),
 	PATRONI_ONLY("postgresql.basebackup"),
 	PATRONI_ONLY("postgresql.pg_ctl_timeout"),
@@ -247,8 +266,15 @@ const struct config_key config_keys[] = {
 			 "clone it again from the leader (the old data directory is moved aside)." },
 	PATRONI_ONLY("postgresql.use_unix_socket"),
 	PATRONI_ONLY("postgresql.use_unix_socket_repl"),
-	PATRONI_ONLY("postgresql.pre_promote"),
-	PATRONI_ONLY("postgresql.before_stop"),
+	{ .path = "postgresql.pre_promote", .type = CONFIG_TYPE_STRING,
+	  .offset = FIELD(postgresql.pre_promote),
+	  .description = "Command run before a promotion, without a shell; a non-zero exit "
+			 "cancels it: the lock is released and this member stays out of the "
+			 "race for ttl seconds." },
+	{ .path = "postgresql.before_stop", .type = CONFIG_TYPE_STRING,
+	  .offset = FIELD(postgresql.before_stop),
+	  .description = "Command run before the agent stops PostgreSQL, without a shell; "
+			 "its exit status is logged, the stop goes on." },
 
 	/* tags.  order: the map first, then the known tags, which replace their
 	 * raw value in it with the validated, typed one. */

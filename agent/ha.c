@@ -247,6 +247,12 @@ bool ha_may_take_lock(const struct ha_facts *facts, char *reason, size_t reason_
 		write_reason(reason, reason_size, "I am not allowed to become the leader (nofailover)");
 		return false;
 	}
+	/* Patroni 2.3 step 1. */
+	if (facts->promotion_backoff) {
+		write_reason(reason, reason_size,
+		    "pre_promote refused my last promotion: out of the race for ttl");
+		return false;
+	}
 	if (data_directory_is_foreign(facts)) {
 		write_reason(reason, reason_size,
 		    "my system identifier (%llu) is not the cluster's (%llu)",

@@ -159,6 +159,8 @@ struct ha_facts {
 	 * names (and that leader) have every acknowledged commit. */
 	bool synchronous_mode;
 	bool synchronous;		/* we are named in `sync` (or are its leader) */
+	/* Our pre_promote refused a promotion less than ttl ago. */
+	bool promotion_backoff;
 	/* A switchover or failover asked for in `failover` (Patroni 2.9). */
 	bool has_failover;
 	const char *failover_leader;	/* from this member only; NULL = any */

@@ -1,0 +1,177 @@
+/*
+ * Patroni's callbacks and the pre_promote hook on a real cluster: a script
+ * records every call, and the sequence of actions and roles each member
+ * went through bootstrap, a switchover and a failover is compared with the
+ * expected one.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <zookeeper/zookeeper.h>
+
+#include "test/harness/harness.h"
+#include "test/harness/zk_client.h"
+#include "test/scenario/agents.h"
+#include "test/scenario/cluster.h"
+
+/* The callback is run by the agent itself: $PPID tells which member. */
+static const char *write_script(const char *name, const char *body)
+{
+	const char *path = harness_write_file(name, body);
+	assert_non_null(path);
+	assert_int_equal(chmod(path, 0755), 0);
+	return path;
+}
+
+/* "action role" lines the script recorded for one agent, joined by ';'. */
+static void calls_of(const char *record, pid_t agent, char *out, size_t size)
+{
+	char line[256];
+	FILE *f = fopen(record, "r");
+	out[0] = '\0';
+	while (f && fgets(line, sizeof(line), f)) {
+		long pid;
+		char action[64], role[32], scope[64];
+		if (sscanf(line, "%ld %63s %31s %63s", &pid, action, role, scope) == 4 &&
+		    pid == (long) agent)
+			snprintf(out + strlen(out), size - strlen(out), "%s%s %s", out[0] ? ";" : "",
+				 action, role);
+	}
+	if (f)
+		fclose(f);
+}
+
+/* Wait until the member's calls are exactly `expected`. */
+static void expect_calls(const char *record, const struct cluster *c, int member, pid_t pid,
+			 const char *expected)
+{
+	char calls[1024] = "";
+	for (int tries = 0; tries < 200; tries++) {
+		calls_of(record, pid, calls, sizeof(calls));
+		if (strcmp(calls, expected) == 0)
+			return;
+		harness_sleep_ms(50);
+	}
+	fail_msg("node%d's callbacks: got \"%s\", want \"%s\"", member + 1, calls, expected);
+	(void) c;
+}
+
+static void test_callbacks_follow_each_role_change(void **state)
+{
+	(void) state;
+	struct cluster c;
+	char record[300], script[600], yaml[1400], body[256];
+	struct test_agent_options options = cluster_default_options("hooks");
+
+	snprintf(record, sizeof(record), "%s/callbacks.log", harness_mkdir("hooks-record"));
+	snprintf(script, sizeof(script), "#!/bin/sh\necho \"$PPID $1 $2 $3\" >> %s\n", record);
+	const char *path = write_script("callback.sh", script);
+	snprintf(yaml, sizeof(yaml),
+		 "  callbacks:\n    on_start: %s\n    on_stop: %s\n    on_restart: %s\n"
+		 "    on_role_change: %s\n",
+		 path, path, path, path);
+	options.postgresql_yaml = yaml;
+	int primary = cluster_start_options(&c, "hooks", NULL, options);
+	pid_t pids[CLUSTER_MEMBERS];
+	for (int i = 0; i < CLUSTER_MEMBERS; i++)
+		pids[i] = c.agent[i].pid;
+	int candidate = (primary + 1) % CLUSTER_MEMBERS, third = (primary + 2) % CLUSTER_MEMBERS;
+
+	/* Bootstrap. */
+	expect_calls(record, &c, primary, pids[primary], "on_start master");
+	expect_calls(record, &c, candidate, pids[candidate], "on_start replica");
+	expect_calls(record, &c, third, pids[third], "on_start replica");
+
+	/* A restart of a replica is one on_restart. */
+	cluster_expect(&c, third, "POST", "/restart", NULL, 200, "restarted");
+	expect_calls(record, &c, third, pids[third], "on_start replica;on_restart replica");
+
+	/* Switchover: the old primary stops and comes back as a replica. */
+	snprintf(body, sizeof(body), "{\"leader\":\"%s\",\"candidate\":\"%s\"}", c.agent[primary].name,
+		 c.agent[candidate].name);
+	cluster_expect(&c, primary, "POST", "/switchover", body, 200, "Successfully switched over");
+	expect_calls(record, &c, candidate, pids[candidate], "on_start replica;on_role_change master");
+	expect_calls(record, &c, primary, pids[primary],
+		     "on_start master;on_stop master;on_role_change replica");
+
+	/* Failover: the new primary's node dies; the survivor that takes over
+	 * says so, the other one stays as it was. */
+	pid_t postmaster = cluster_postmaster_pid(&c, candidate);
+	int64_t elapsed;
+	assert_int_equal(harness_kill(c.agent[candidate].pid), 9);
+	kill(postmaster, SIGKILL);
+	c.agent[candidate].pid = 0;
+	int next = cluster_wait_writable(&c, candidate, harness_now_ms(), &elapsed);
+	assert_true(next >= 0);
+	if (next == primary) {
+		expect_calls(record, &c, primary, pids[primary],
+			     "on_start master;on_stop master;on_role_change replica;on_role_change master");
+		expect_calls(record, &c, third, pids[third], "on_start replica;on_restart replica");
+	} else {
+		expect_calls(record, &c, third, pids[third],
+			     "on_start replica;on_restart replica;on_role_change master");
+		expect_calls(record, &c, primary, pids[primary],
+			     "on_start master;on_stop master;on_role_change replica");
+	}
+}
+
+static void test_failing_pre_promote_prevents_the_promotion(void **state)
+{
+	(void) state;
+	struct cluster c;
+	char deny[300], script[700], yaml[400], body[256], value[16], text[32];
+	struct test_agent_options options = cluster_default_options("prepromote");
+
+	/* pre_promote refuses for the agents whose pid is listed in `deny`. */
+	snprintf(deny, sizeof(deny), "%s/deny", harness_mkdir("prepromote-deny"));
+	assert_non_null(harness_write_file("prepromote-deny/deny", ""));
+	snprintf(script, sizeof(script),
+		 "#!/bin/sh\nif grep -qx \"$PPID\" %s; then echo refused; exit 1; fi\nexit 0\n", deny);
+	snprintf(yaml, sizeof(yaml), "  pre_promote: %s\n", write_script("pre_promote.sh", script));
+	options.postgresql_yaml = yaml;
+	int primary = cluster_start_options(&c, "prepromote", NULL, options);
+	int refused = (primary + 1) % CLUSTER_MEMBERS;
+	FILE *f = fopen(deny, "w");
+	assert_non_null(f);
+	snprintf(text, sizeof(text), "%d\n", (int) c.agent[refused].pid);
+	fputs(text, f);
+	fclose(f);
+
+	/* A switchover to the refused member: it takes the lock, its
+	 * pre_promote says no, it lets go, and someone else leads. */
+	size_t from = test_agent_lines(&c.agent[refused]);
+	snprintf(body, sizeof(body), "{\"leader\":\"%s\",\"candidate\":\"%s\"}", c.agent[primary].name,
+		 c.agent[refused].name);
+	(void) cluster_http(&c, primary, "POST", "/switchover", body, NULL);
+	assert_true(test_agent_wait(&c.agent[refused], "pg.pre_promote_failed", from, CLUSTER_WAIT_MS,
+				    NULL));
+	int64_t elapsed;
+	int next = cluster_wait_writable(&c, refused, harness_now_ms(), &elapsed);
+	assert_true(next >= 0 && next != refused);
+	assert_true(cluster_sql(&c, refused, "SELECT pg_is_in_recovery()::text", value, sizeof(value)));
+	assert_string_equal(value, "true");
+	assert_int_equal(test_agent_count(&c.agent[refused], "pg.promoted"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_callbacks_follow_each_role_change,
+						harness_test_setup, harness_test_teardown),
+		cmocka_unit_test_setup_teardown(test_failing_pre_promote_prevents_the_promotion,
+						harness_test_setup, harness_test_teardown),
+	};
+	if (getenv("PGHERD_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("PGHERD_TEST_FILTER"));
+	test_sanitizer_setup();
+	int failures = cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
+	return failures + test_sanitizer_reports();
+}
