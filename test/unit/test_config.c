@@ -595,8 +595,8 @@ static void test_unsupported_and_unknown_keys_are_warnings(void **state)
 		  "ignored", 1 },
 		{ "unsupported subtree warns once",
 		  MINIMAL
-		  "postgresql:\n  callbacks:\n    on_start: /bin/true\n    on_stop: /bin/true\n",
-		  "test.yml:6: warning: postgresql.callbacks: not supported by pgherd yet; "
+		  "postgresql:\n  create_replica_methods:\n    - basebackup\n    - wal_e\n",
+		  "test.yml:6: warning: postgresql.create_replica_methods: not supported by pgherd yet; "
 		  "ignored", 1 },
 		{ "unsupported dynamic key",
 		  MINIMAL "bootstrap:\n  dcs:\n    synchronous_mode: true\n",
