@@ -43,6 +43,7 @@ LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB        = $(BUILD)/libpgherd.a
 AGENT      = $(BUILD)/pgherd
 CTL        = $(BUILD)/pgherdctl
+CTL_LIB    = $(BUILD)/libpgherdctl.a
 UNIT_BIN   = $(UNIT_SRC:%.c=$(BUILD)/%)
 SCEN_BIN   = $(SCEN_SRC:%.c=$(BUILD)/%)
 HARN_OBJ   = $(HARN_SRC:%.c=$(BUILD)/%.o)
@@ -63,9 +64,17 @@ $(AGENT): $(BUILD)/agent/main.o $(LIB)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
 
-$(CTL): $(CTL_SRC:%.c=$(BUILD)/%.o) $(LIB)
+# pgherdctl's modules but its main() go into their own archive, so that unit
+# tests of its pure parts (test/unit/test_ctl_*) can link them.
+$(CTL_LIB): $(filter-out $(BUILD)/ctl/main.o,$(CTL_SRC:%.c=$(BUILD)/%.o))
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(CTL): $(BUILD)/ctl/main.o $(CTL_LIB) $(LIB)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+
+$(BUILD)/test/unit/test_ctl_%: $(BUILD)/test/unit/test_ctl_%.o $(CTL_LIB) $(LIB)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) $(shell pkg-config --libs cmocka) -o $@
 
 $(BUILD)/test/unit/%: $(BUILD)/test/unit/%.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) $(shell pkg-config --libs cmocka) -o $@

@@ -1,9 +1,10 @@
 /*
- * A small synchronous ZooKeeper client for tests, on top of the
- * single-threaded libzookeeper_st (only asynchronous zoo_a* calls exist
- * there).  Each call issues the asynchronous request and drives the
- * library with its own poll() loop until the answer comes or the client's
- * call timeout passes (then it returns ZOPERATIONTIMEOUT).  No threads.
+ * A small synchronous ZooKeeper client for tests.  The blocking calls are
+ * dcs/zk_blocking.c's (each issues the asynchronous request and drives
+ * the library with poll() until the answer comes or the client's call
+ * timeout passes, then it returns ZOPERATIONTIMEOUT); this layer adds what
+ * only tests need: a fixed-buffer API, a log file for the library, and a
+ * list of open clients.
  *
  * While one call waits, every open client is driven, and so is
  * harness_sleep_ms(): sessions of idle clients stay alive while a test
