@@ -83,6 +83,8 @@ struct election {
 	char leader_name[MEMBER_NAME_MAX];
 	bool leader_name_valid;
 	int64_t leader_owner;
+	int64_t leader_czxid;		/* identifies this leader znode among its re-creations */
+	int64_t released_czxid;		/* the one we deleted: a late read of it is no lock */
 	int32_t leader_version;
 	bool lock_in_flight;
 
@@ -225,6 +227,7 @@ static void leader_get_done(int rc, const char *value, int len, const struct Sta
 		e->leader_known = true;
 		e->leader_present = true;
 		e->leader_owner = stat->ephemeralOwner;
+		e->leader_czxid = stat->czxid;
 		e->leader_version = stat->version;
 		e->leader_name_valid = znode_leader_decode(value, len, e->leader_name,
 							   sizeof(e->leader_name), reason,
@@ -706,8 +709,12 @@ static void evaluate(struct election *e, const char *reason)
 	}
 	if (e->leader_present) {
 		bool names_us = e->leader_name_valid && strcmp(e->leader_name, e->member) == 0;
-		e->holds_lock = names_us && e->leader_owner == zk_session_id(e->session);
-		if (names_us && !e->holds_lock && !e->lock_in_flight) {
+		/* A read answered after we released the lock still shows our
+		 * znode: that one is gone, not ours to lead with. */
+		e->holds_lock = names_us && e->leader_owner == zk_session_id(e->session) &&
+				e->leader_czxid != e->released_czxid;
+		if (names_us && !e->holds_lock && !e->lock_in_flight &&
+		    e->leader_owner != zk_session_id(e->session)) {
 			/* Left by an earlier session of ours: waiting for it to
 			 * expire would stall the cluster for a session timeout.
 			 * Reclaim or clear it once the policy can say which. */
@@ -850,6 +857,8 @@ void election_release(struct election *e)
 	log_info("leader.released", LF_HEX("session", zk_session_id(e->session)));
 	delete_lock(e);
 	e->holds_lock = false;
+	e->released_czxid = e->leader_czxid;
+	e->leader_present = false;
 	update_leading(e, "released");
 	if (e->candidate)
 		requeue(e);
