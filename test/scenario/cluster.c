@@ -91,13 +91,14 @@ int cluster_start_options(struct cluster *c, const char *scope,
 		options.extra_yaml = extra_yaml ? extra_yaml[i] : NULL;
 		assert_true(test_agent_start(&c->agent[i], name, &c->zk, &options));
 	}
-	while (harness_now_ms() - started < CLUSTER_WAIT_MS) {
+	bool up = false;
+	while (!up && harness_now_ms() - started < CLUSTER_WAIT_MS) {
 		primary = test_leader_index(c->client, c->base, c->agent, CLUSTER_MEMBERS);
-		if (primary >= 0 && cluster_streaming_replicas(c, primary) == CLUSTER_MEMBERS - 1)
-			break;
-		harness_sleep_ms(50);
+		up = primary >= 0 && cluster_streaming_replicas(c, primary) == CLUSTER_MEMBERS - 1;
+		if (!up)
+			harness_sleep_ms(50);
 	}
-	if (primary < 0 || cluster_streaming_replicas(c, primary) != CLUSTER_MEMBERS - 1) {
+	if (!up) {
 		/* Show what each agent was doing: a stalled bootstrap is a bug to
 		 * diagnose from these lines. */
 		for (int i = 0; i < CLUSTER_MEMBERS; i++)

@@ -493,12 +493,16 @@ static bool cluster_state(const struct cluster *c, int member, char *out, size_t
 		return false;
 	if ((f = fopen(path, "r")) == NULL)
 		return false;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Database cluster state: %*[ ]%255[^\n]", out) == 1 ||
-		    sscanf(line, "Database cluster state:%*[ ]%255[^\n]", out) == 1)
-			found = true;
+	while (fgets(line, sizeof(line), f)) {
+		char state[256];
+		if (sscanf(line, "Database cluster state:%*[ ]%255[^\n]", state) == 1) {
+			size_t length = strlen(state) < size ? strlen(state) : size - 1;
+			memcpy(out, state, length);
+			out[length] = '\0';
+			found = size > 0;
+		}
+	}
 	fclose(f);
-	(void) size;
 	return found;
 }
 
