@@ -121,6 +121,7 @@ static size_t gather_candidates(const struct agent *a, const struct dcs_cluster 
 		c->nofailover = member_status_nofailover(&m->status);
 		c->failover_priority = member_status_failover_priority(&m->status);
 		c->has_wal_position = m->status.has_xlog_location && m->status.xlog_location >= 0;
+		c->clonefrom = json_is_true(json_object_get(m->status.tags, "clonefrom"));
 		c->synchronous = cluster->sync && (strcmp(cluster->sync->leader, m->name) == 0 ||
 						   named_in(cluster->sync, m->name));
 		c->wal_position = c->has_wal_position ? (uint64_t) m->status.xlog_location : 0;
@@ -142,6 +143,7 @@ static void gather_facts(const struct agent *a, const struct dcs_cluster *cluste
 	f->name = a->config->name;
 	f->nofailover = member_status_nofailover(&a->status);
 	f->failover_priority = member_status_failover_priority(&a->status);
+	f->replicatefrom = json_string_value(json_object_get(a->config->tags, "replicatefrom"));
 	f->pg_state = a->pg_state;
 	f->pg_state_since_ms = a->pg_state_since_ms;
 	if (a->pg_state == HA_PG_RUNNING && a->monitor_connected)
@@ -206,9 +208,25 @@ static bool uses_slots(const struct dcs_cluster *cluster)
 	return cluster->config ? cluster->config->use_slots : true;
 }
 
+/* Whom member m streams from: its replicatefrom member while that one
+ * runs, else the leader (the rule ha.c applies on m's side). */
+static const char *upstream_of(const struct dcs_cluster *cluster, const struct dcs_member *m)
+{
+	const char *from = json_string_value(json_object_get(m->status.tags, "replicatefrom"));
+
+	for (size_t i = 0; from && i < cluster->member_count; i++) {
+		const struct dcs_member *u = &cluster->members[i];
+		if (strcmp(u->name, from) == 0 && strcmp(u->name, m->name) != 0 && u->valid &&
+		    u->status.state && strcmp(u->status.state, "running") == 0)
+			return from;
+	}
+	return cluster->leader;
+}
+
 /*
- * The slots this member keeps: on the leader one for every other member,
- * on a replica none (a slot left from its days as a primary would pin WAL
+ * The slots this member keeps: one for every member that streams from it
+ * (on the leader, every other member but those cascading from a replica),
+ * and no other (a slot left from its days as a primary would pin WAL
  * forever).  Run again whenever the wanted set changes.
  */
 static void keep_replication_slots(struct agent *a, const struct dcs_cluster *cluster)
@@ -230,9 +248,13 @@ static void keep_replication_slots(struct agent *a, const struct dcs_cluster *cl
 	names = calloc(cluster->member_count + 1, sizeof(*names));
 	if (!wanted || !names)
 		goto done;
-	for (size_t i = 0; primary && i < cluster->member_count; i++) {
+	for (size_t i = 0; i < cluster->member_count; i++) {
 		const struct dcs_member *m = &cluster->members[i];
+		const char *up;
 		if (!m->valid || strcmp(m->name, a->config->name) == 0)
+			continue;
+		up = upstream_of(cluster, m);
+		if (!up || strcmp(up, a->config->name) != 0)
 			continue;
 		slot_name_for_member(m->name, names[count]);
 		wanted[count] = names[count];

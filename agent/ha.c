@@ -108,6 +108,28 @@ static const struct ha_candidate *find_member(const struct ha_facts *facts, cons
 	return NULL;
 }
 
+/* Patroni's replicatefrom: stream from that member while it runs (a
+ * cascade), from the leader otherwise. */
+static const char *upstream(const struct ha_facts *facts, const char *leader)
+{
+	const struct ha_candidate *from = find_member(facts, facts->replicatefrom);
+
+	if (leader != NULL && from != NULL && from->running)
+		return from->name;
+	return leader;
+}
+
+/* Patroni's clonefrom: a running member that offers itself as a clone
+ * source (the first, in name order), or the leader. */
+static const char *clone_source(const struct ha_facts *facts, const char *leader)
+{
+	for (size_t i = 0; i < facts->n_candidates; i++)
+		if (facts->candidates[i].clonefrom && facts->candidates[i].running &&
+		    facts->candidates[i].has_wal_position)
+			return facts->candidates[i].name;
+	return leader;
+}
+
 /* Cloning and rewinding read from the leader: only a running one serves. */
 static bool leader_is_running(const struct ha_facts *facts)
 {
@@ -396,8 +418,13 @@ static struct ha_decision decide_empty_data_directory(const struct ha_facts *fac
 		return decided(HA_RELEASE_LOCK, NULL,
 			       "released the leader key: my data directory is empty");
 	/* 6b. A cluster exists: copy it from its leader. */
-	if (leader != NULL && leader_is_running(facts))
+	if (leader != NULL && leader_is_running(facts)) {
+		const char *source = clone_source(facts, leader);
+		if (!same_name(source, leader))
+			return decided(HA_CLONE, source, "trying to bootstrap from replica '%s' (clonefrom)",
+				       source);
 		return decided(HA_CLONE, leader, "trying to bootstrap from leader '%s'", leader);
+	}
 	if (leader != NULL)
 		return decided(HA_WAIT, NULL,
 			       "waiting for the leader (%s) to run before cloning from it", leader);
@@ -559,11 +586,16 @@ static struct ha_decision decide_running_replica(const struct ha_facts *facts, c
 			       "no action. I am (%s), a secondary, and the cluster has no leader: the election decides",
 			       facts->name);
 	/* 11c. */
-	if (same_name(facts->following, leader))
+	const char *source = upstream(facts, leader);
+	if (same_name(facts->following, source))
 		return decided(HA_NOTHING, NULL,
-			       "no action. I am (%s), a secondary, and following a leader (%s)",
-			       facts->name, leader);
+			       "no action. I am (%s), a secondary, and following a %s (%s)",
+			       facts->name, same_name(source, leader) ? "leader" : "replica (replicatefrom)",
+			       source);
 	/* 11d. */
+	if (!same_name(source, leader))
+		return decided(HA_FOLLOW, source, "following %s (replicatefrom) instead of the leader (%s)",
+			       source, leader);
 	return decided(HA_FOLLOW, leader, "following a different leader (%s)", leader);
 }
 
@@ -647,6 +679,10 @@ static struct ha_decision decide_by_rules(const struct ha_facts *facts)
 	 * replicas.  Without a leader, even a former primary starts read-only
 	 * and then competes for the lock: only the lock makes it writable. */
 	if (facts->pg_state != HA_PG_RUNNING) {
+		if (leader != NULL && !same_name(upstream(facts, leader), leader))
+			return decided(HA_START_REPLICA, upstream(facts, leader),
+				       "starting as a secondary following %s (replicatefrom)",
+				       upstream(facts, leader));
 		if (leader != NULL)
 			return decided(HA_START_REPLICA, leader,
 				       "starting as a secondary following the leader (%s)", leader);

@@ -94,6 +94,7 @@ struct ha_candidate {
 	uint64_t wal_position;
 	int election_position;		/* 0 = first in line, -1 = not queued */
 	bool synchronous;		/* named in `sync` (or its leader) */
+	bool clonefrom;			/* its clonefrom tag: offered as a clone source */
 };
 
 struct ha_facts {
@@ -108,6 +109,9 @@ struct ha_facts {
 	 * at equal WAL positions. */
 	bool nofailover;
 	long long failover_priority;
+	/* Our replicatefrom tag: stream from this member while it runs,
+	 * from the leader otherwise (NULL: the leader). */
+	const char *replicatefrom;
 	enum ha_pg_state pg_state;
 	int64_t pg_state_since_ms;	/* when pg_state last changed */
 	enum ha_pg_role pg_role;

@@ -161,10 +161,77 @@ static void test_failing_pre_promote_prevents_the_promotion(void **state)
 	assert_int_equal(test_agent_count(&c.agent[refused], "pg.promoted"), 0);
 }
 
+/* The application_names streaming from a member, sorted, joined by ','. */
+static void streaming_from(const struct cluster *c, int member, char *out, size_t size)
+{
+	out[0] = '\0';
+	(void) cluster_sql(c, member,
+			   "SELECT coalesce(string_agg(application_name, ',' ORDER BY application_name), '')"
+			   " FROM pg_stat_replication WHERE state = 'streaming'",
+			   out, size);
+}
+
+static bool wait_streaming_from(const struct cluster *c, int member, const char *expected)
+{
+	char names[256] = "";
+	for (int tries = 0; tries < 400; tries++) {
+		streaming_from(c, member, names, sizeof(names));
+		if (strcmp(names, expected) == 0)
+			return true;
+		harness_sleep_ms(50);
+	}
+	print_error("node%d streams to \"%s\", want \"%s\"\n", member + 1, names, expected);
+	return false;
+}
+
+/* replicatefrom: a member streams from the named replica (which keeps a
+ * slot for it), and from the leader again once that replica is gone. */
+static void test_replicatefrom_cascades_and_falls_back(void **state)
+{
+	(void) state;
+	struct cluster c;
+	char text[8192], tag[64], slots[128];
+	int primary = cluster_start(&c, "cascade");
+	int upstream = (primary + 1) % CLUSTER_MEMBERS, cascading = (primary + 2) % CLUSTER_MEMBERS;
+
+	/* Add the tag to the cascading member's file and reload it. */
+	FILE *f = fopen(c.agent[cascading].config_path, "r");
+	assert_non_null(f);
+	size_t length = fread(text, 1, sizeof(text) - 200, f);
+	fclose(f);
+	text[length] = '\0';
+	char *at = strstr(text, "  region: test\n");
+	assert_non_null(at);
+	snprintf(tag, sizeof(tag), "  replicatefrom: %s\n", c.agent[upstream].name);
+	memmove(at + strlen(tag), at, strlen(at) + 1);
+	memcpy(at, tag, strlen(tag));
+	f = fopen(c.agent[cascading].config_path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	cluster_expect(&c, cascading, "POST", "/reload", NULL, 202, NULL);
+
+	assert_true(wait_streaming_from(&c, upstream, c.agent[cascading].name));
+	assert_true(wait_streaming_from(&c, primary, c.agent[upstream].name));
+	/* The upstream replica holds the cascading member's slot. */
+	assert_true(cluster_sql(&c, upstream,
+				"SELECT string_agg(slot_name, ',') FROM pg_replication_slots WHERE active",
+				slots, sizeof(slots)));
+	assert_string_equal(slots, c.agent[cascading].name);
+
+	/* The upstream goes away: back to the leader. */
+	assert_true(harness_signal(c.agent[upstream].pid, SIGTERM));
+	assert_int_equal(harness_stop(c.agent[upstream].pid, 20000), 0);
+	c.agent[upstream].pid = 0;
+	assert_true(wait_streaming_from(&c, primary, c.agent[cascading].name));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_callbacks_follow_each_role_change,
+						harness_test_setup, harness_test_teardown),
+		cmocka_unit_test_setup_teardown(test_replicatefrom_cascades_and_falls_back,
 						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_failing_pre_promote_prevents_the_promotion,
 						harness_test_setup, harness_test_teardown),

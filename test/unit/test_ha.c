@@ -392,6 +392,39 @@ static void test_manual_failover(void **state)
 	CHECK_TABLE(manual_failover_cases);
 }
 
+/* Patroni's replicatefrom and clonefrom tags. */
+static const struct decide_case cascade_cases[] = {
+	{ "replicatefrom a running replica: follow it",
+	  { REPLICA, .replicatefrom = "node3" }, HA_FOLLOW, "node3", "following node3 (replicatefrom)" },
+	{ "already following it",
+	  { REPLICA, .replicatefrom = "node3", .following = "node3" }, HA_NOTHING, NULL,
+	  "following a replica (replicatefrom) (node3)" },
+	{ "it stopped: back to the leader",
+	  { REPLICA, .replicatefrom = "node3", .following = "node3",
+	    MEMBERS({ PRIMARY_MEMBER("node1") }, { REPLICA_MEMBER("node3", LSN, 1), .running = false }) },
+	  HA_FOLLOW, "node1", "following a different leader (node1)" },
+	{ "it is unknown: the leader",
+	  { REPLICA, .replicatefrom = "node9" }, HA_NOTHING, NULL, "following a leader (node1)" },
+	{ "stopped, replicatefrom a running replica: start following it",
+	  { REPLICA, .pg_state = HA_PG_STOPPED, .replicatefrom = "node3" }, HA_START_REPLICA, "node3",
+	  "following node3 (replicatefrom)" },
+	{ "an empty member clones from a running clonefrom replica",
+	  { EMPTY_MEMBER, .leader = "node1", .initialize_present = true,
+	    MEMBERS({ PRIMARY_MEMBER("node1") }, { REPLICA_MEMBER("node3", LSN, 1), .clonefrom = true }) },
+	  HA_CLONE, "node3", "(clonefrom)" },
+	{ "no clonefrom replica running: from the leader",
+	  { EMPTY_MEMBER, .leader = "node1", .initialize_present = true,
+	    MEMBERS({ PRIMARY_MEMBER("node1") },
+		    { REPLICA_MEMBER("node3", LSN, 1), .clonefrom = true, .running = false }) },
+	  HA_CLONE, "node1", "from leader 'node1'" },
+};
+
+static void test_cascading_tags(void **state)
+{
+	(void) state;
+	CHECK_TABLE(cascade_cases);
+}
+
 static void test_lock_holder(void **state)
 {
 	(void) state;
@@ -1205,6 +1238,7 @@ int main(void)
 		cmocka_unit_test(test_member_without_the_lock),
 		cmocka_unit_test(test_lock_holder),
 		cmocka_unit_test(test_manual_failover),
+		cmocka_unit_test(test_cascading_tags),
 		cmocka_unit_test(test_member_with_postgresql_down),
 		cmocka_unit_test(test_empty_data_directory),
 		cmocka_unit_test(test_diverged_timeline),
