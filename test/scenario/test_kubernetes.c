@@ -12,6 +12,12 @@
  * requests until the test releases them, so that a request can be kept in
  * flight.  The labeller's log goes to a JSON file per test, read back to
  * check its events.  Prints what it measured.
+ *
+ * The last tests run the real thing: three pgherd agents with ZooKeeper and
+ * PostgreSQL (test/scenario/cluster.h), each labelling its own pod through
+ * the same kind of server, run as a process of its own (see "agents" below):
+ * one PATCH per role change through bootstrap, node loss, a rejoin and a
+ * stop, and a failover as fast with a failing API server as without.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,13 +27,16 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -43,6 +52,9 @@
 #include "agent/kubernetes.h"
 #include "agent/log.h"
 #include "test/harness/harness.h"
+#include "test/scenario/agents.h"
+#include "test/scenario/cluster.h"
+#include "test/scenario/http_client.h"
 
 #define MAX_RECORDED 32
 #define FIELD_MAX 512
@@ -1154,7 +1166,678 @@ static void test_no_labeller_outside_kubernetes(void **state)
 	config_free(config);
 }
 
-int main(void)
+/* ---- agents: real pgherd agents, ZooKeeper and PostgreSQL ------------------
+ *
+ * The agents label their pods through a stand-in API server that runs as a
+ * process of its own (this binary again, with --api-server: see
+ * api_server_process()), because while a test waits (cluster_start_with(),
+ * harness_sleep_ms()) nothing would drive a server on this process's loop.
+ * The harness starts it like any other child, so it is stopped by its pid
+ * at the end of the test whatever happens, and it dies with this process.
+ * It appends one JSON line per request to <dir>/requests.jsonl (when, pod,
+ * the label value the body asks for, the status it answered) and answers
+ * as <dir>/status says ("STATUS DELAY_MS"; 200 at once when absent), read
+ * for every request, so that a test can make it fail, or slow, and recover.
+ *
+ * The agents find it through the environment they inherit, as in a pod:
+ * KUBERNETES_SERVICE_HOST/PORT, and PGHERD_KUBERNETES_LABELS_ENABLED and
+ * PGHERD_KUBERNETES_LABELS_SERVICE_ACCOUNT_DIR; each member's configuration
+ * names its own pod, pod-node<N>. */
+
+#define AGENT_NAMESPACE "ns-test"
+#define AGENT_TOKEN "token-agents"
+/* A role change is labelled as soon as it is decided: well within this. */
+#define LABEL_WAIT_MS 10000
+
+static const char *const pod_yaml[CLUSTER_MEMBERS] = {
+	"kubernetes_labels:\n  pod_name: pod-node1\n",
+	"kubernetes_labels:\n  pod_name: pod-node2\n",
+	"kubernetes_labels:\n  pod_name: pod-node3\n",
+};
+
+static const char *const agent_environment[] = {
+	"PGHERD_KUBERNETES_LABELS_ENABLED",
+	"PGHERD_KUBERNETES_LABELS_SERVICE_ACCOUNT_DIR",
+	"KUBERNETES_SERVICE_HOST",
+	"KUBERNETES_SERVICE_PORT",
+};
+
+/* -- the server process (runs in the child) -- */
+
+static int process_requests_fd = -1;
+static char process_status_path[PATH_MAX];
+static struct event_base *process_base;
+
+struct delayed_answer {
+	struct evhttp_request *req;
+	int status;
+};
+
+static void process_status(int *status, int *delay_ms)
+{
+	FILE *file = fopen(process_status_path, "re");
+
+	*status = 200;
+	*delay_ms = 0;
+	if (file != NULL) {
+		if (fscanf(file, "%d %d", status, delay_ms) < 1)
+			*status = 200;
+		fclose(file);
+	}
+}
+
+/* evhttp keeps a request that is not answered yet even when its client
+ * goes away (it frees it at the reply then). */
+static void answer_later(evutil_socket_t fd, short what, void *arg)
+{
+	struct delayed_answer *delayed = arg;
+
+	(void) fd;
+	(void) what;
+	answer(delayed->req, delayed->status);
+	free(delayed);
+}
+
+static void process_handle(struct evhttp_request *req, void *arg)
+{
+	struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
+	struct evbuffer *input = evhttp_request_get_input_buffer(req);
+	const char *uri = evhttp_request_get_uri(req);
+	const char *pods = strstr(uri, "/pods/");
+	const char *authorization = evhttp_find_header(headers, "Authorization");
+	const char *content_type = evhttp_find_header(headers, "Content-Type");
+	char body[FIELD_MAX] = "";
+	size_t length = evbuffer_get_length(input);
+	int status, delay_ms;
+
+	(void) arg;
+	process_status(&status, &delay_ms);
+	if (length >= sizeof(body))
+		length = sizeof(body) - 1;
+	evbuffer_copyout(input, body, length);
+	body[length] = '\0';
+	/* The label value the merge patch asks for: a string, or JSON null to
+	 * remove the label; "(missing)" when the body has no such key. */
+	json_t *patch = json_loads(body, 0, NULL);
+	json_t *value = json_object_get(json_object_get(json_object_get(patch, "metadata"),
+							"labels"),
+					"role");
+	json_t *record = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:i}", "at_ms",
+				   (json_int_t) harness_now_ms(), "method",
+				   method_name(evhttp_request_get_command(req)), "path", uri, "pod",
+				   pods != NULL ? pods + strlen("/pods/") : "", "authorization",
+				   authorization ? authorization : "", "content_type",
+				   content_type ? content_type : "", "body", body, "value",
+				   value != NULL ? json_incref(value) : json_string("(missing)"),
+				   "status", status);
+	char *line = record ? json_dumps(record, JSON_COMPACT) : NULL;
+	if (line != NULL) {
+		/* One write per line (O_APPEND): a reader sees whole lines. */
+		size_t line_length = strlen(line);
+		char *text = malloc(line_length + 2);
+		if (text != NULL) {
+			memcpy(text, line, line_length);
+			text[line_length] = '\n';
+			if (write(process_requests_fd, text, line_length + 1) !=
+			    (ssize_t) (line_length + 1))
+				fprintf(stderr, "api-server: cannot record a request: %s\n",
+					strerror(errno));
+			free(text);
+		}
+		free(line);
+	}
+	json_decref(record);
+	json_decref(patch);
+	/* Recorded before answering: an agent that got its answer has been
+	 * recorded. */
+	struct delayed_answer *delayed = delay_ms > 0 ? malloc(sizeof(*delayed)) : NULL;
+	struct timeval delay = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
+	if (delayed != NULL) {
+		*delayed = (struct delayed_answer){ req, status };
+		if (event_base_once(process_base, -1, EV_TIMEOUT, answer_later, delayed, &delay) == 0)
+			return;
+		free(delayed);
+	}
+	answer(req, status);
+}
+
+/* main() of the child: serve HTTPS on 127.0.0.1 (a port of the kernel's
+ * choosing, written to <dir>/port) until killed. */
+static int api_server_process(const char *pki, const char *dir)
+{
+	char path[PATH_MAX], temporary[PATH_MAX];
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound;
+	SSL_CTX *tls;
+	FILE *file;
+
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(process_status_path, sizeof(process_status_path), "%s/status", dir);
+	snprintf(path, sizeof(path), "%s/requests.jsonl", dir);
+	process_requests_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	process_base = event_base_new();
+	tls = SSL_CTX_new(TLS_server_method());
+	if (process_requests_fd < 0 || process_base == NULL || tls == NULL) {
+		fprintf(stderr, "api-server: cannot start (%s)\n", strerror(errno));
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/server.crt", pki);
+	snprintf(temporary, sizeof(temporary), "%s/server.key", pki);
+	if (SSL_CTX_use_certificate_chain_file(tls, path) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(tls, temporary, SSL_FILETYPE_PEM) != 1) {
+		fprintf(stderr, "api-server: cannot load %s and its key\n", path);
+		return 1;
+	}
+	http = evhttp_new(process_base);
+	if (http == NULL)
+		return 1;
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+						 EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE);
+	evhttp_set_bevcb(http, server_connection, tls);
+	evhttp_set_gencb(http, process_handle, NULL);
+	bound = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
+	if (bound == NULL) {
+		fprintf(stderr, "api-server: cannot listen on 127.0.0.1\n");
+		return 1;
+	}
+	/* Written whole, then renamed: the test never reads half a port. */
+	snprintf(temporary, sizeof(temporary), "%s/port.tmp", dir);
+	snprintf(path, sizeof(path), "%s/port", dir);
+	file = fopen(temporary, "we");
+	if (file == NULL || fprintf(file, "%d\n", bound_port(evhttp_bound_socket_get_fd(bound))) < 0 ||
+	    fclose(file) != 0 || rename(temporary, path) != 0) {
+		fprintf(stderr, "api-server: cannot write %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	event_base_dispatch(process_base);
+	return 0;
+}
+
+/* -- the test's side -- */
+
+struct api_process {
+	pid_t pid;
+	int port;
+	char dir[HARNESS_PATH_MAX];
+	char relative_dir[64];
+};
+
+static struct api_process api;
+
+static bool file_exists(void *arg)
+{
+	return access(arg, R_OK) == 0;
+}
+
+/* What the server answers from now on, after delay_ms: 200, or a
+ * failure. */
+static void api_set_answer(int status, int delay_ms)
+{
+	char relpath[96], text[32], from[HARNESS_PATH_MAX], to[HARNESS_PATH_MAX + 16];
+
+	snprintf(relpath, sizeof(relpath), "%s/status.tmp", api.relative_dir);
+	snprintf(text, sizeof(text), "%d %d\n", status, delay_ms);
+	assert_non_null(harness_write_file(relpath, text));
+	snprintf(from, sizeof(from), "%s", harness_path(relpath));
+	snprintf(to, sizeof(to), "%s/status", api.dir);
+	/* Atomic: a request never reads an empty status file. */
+	assert_int_equal(rename(from, to), 0);
+}
+
+/* Start the server process and put the agents' pod environment in ours,
+ * which the agents inherit. */
+static void api_start(const char *name)
+{
+	char exe[PATH_MAX], port_path[HARNESS_PATH_MAX + 16], log[HARNESS_PATH_MAX + 16],
+		text[32];
+	ssize_t length = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *dir = harness_mkdir(name);
+
+	assert_true(length > 0);
+	exe[length] = '\0';
+	assert_non_null(dir);
+	memset(&api, 0, sizeof(api));
+	snprintf(api.dir, sizeof(api.dir), "%s", dir);
+	snprintf(api.relative_dir, sizeof(api.relative_dir), "%s", name);
+	api_set_answer(200, 0);
+	snprintf(port_path, sizeof(port_path), "%s/port", api.dir);
+	snprintf(log, sizeof(log), "%s/server.log", api.dir);
+	char *argv[] = { exe, "--api-server", pki_dir, api.dir, NULL };
+	api.pid = harness_spawn("api-server", argv, NULL, log, false);
+	assert_true(api.pid > 0);
+	if (!harness_wait_until(file_exists, port_path, 10000)) {
+		harness_log_print_tail(log, 20);
+		fail_msg("the API server process did not start");
+	}
+	FILE *file = fopen(port_path, "re");
+	assert_non_null(file);
+	assert_non_null(fgets(text, sizeof(text), file));
+	fclose(file);
+	api.port = atoi(text); /* NOLINT: a number we wrote */
+	assert_true(api.port > 0);
+
+	/* Readable by the agents (postgres): harness_write_file gives them
+	 * the files. */
+	const char *account = service_account("sa-agents", AGENT_TOKEN "\n", cluster_ca_pem,
+					      AGENT_NAMESPACE "\n");
+	snprintf(text, sizeof(text), "%d", api.port);
+	assert_int_equal(setenv("PGHERD_KUBERNETES_LABELS_ENABLED", "true", 1), 0);
+	assert_int_equal(setenv("PGHERD_KUBERNETES_LABELS_SERVICE_ACCOUNT_DIR", account, 1), 0);
+	assert_int_equal(setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1", 1), 0);
+	assert_int_equal(setenv("KUBERNETES_SERVICE_PORT", text, 1), 0);
+}
+
+static const char *pod_of(int member)
+{
+	static char names[CLUSTER_MEMBERS][32];
+
+	snprintf(names[member], sizeof(names[member]), "pod-node%d", member + 1);
+	return names[member];
+}
+
+/* The requests the server recorded so far, in order; only pod's (NULL: all).
+ * A new array. */
+static json_t *api_requests(const char *pod)
+{
+	char path[HARNESS_PATH_MAX + 32];
+	json_t *records = json_array();
+	char *line = NULL;
+	size_t size = 0;
+	ssize_t length;
+
+	assert_non_null(records);
+	snprintf(path, sizeof(path), "%s/requests.jsonl", api.dir);
+	FILE *file = fopen(path, "re");
+	if (file == NULL)
+		return records; /* nothing yet */
+	while ((length = getline(&line, &size, file)) > 0) {
+		if (line[length - 1] != '\n')
+			break; /* being written */
+		json_t *record = json_loads(line, 0, NULL);
+		if (record == NULL)
+			fail_msg("the API server recorded a line that is not JSON: %s", line);
+		const char *name = json_string_value(json_object_get(record, "pod"));
+		if (pod == NULL || (name != NULL && strcmp(name, pod) == 0))
+			json_array_append(records, record);
+		json_decref(record);
+	}
+	free(line);
+	fclose(file);
+	return records;
+}
+
+static size_t api_count(const char *pod)
+{
+	json_t *records = api_requests(pod);
+	size_t count = json_array_size(records);
+
+	json_decref(records);
+	return count;
+}
+
+/* "primary", "replica" or "null" (the label removed). */
+static const char *label_value(json_t *records, size_t index)
+{
+	json_t *value = json_object_get(json_array_get(records, index), "value");
+
+	if (json_is_null(value))
+		return "null";
+	return json_is_string(value) ? json_string_value(value) : "?";
+}
+
+static long long record_status(json_t *records, size_t index)
+{
+	return json_integer_value(json_object_get(json_array_get(records, index), "status"));
+}
+
+static int64_t record_at_ms(json_t *records, size_t index)
+{
+	return (int64_t) json_integer_value(json_object_get(json_array_get(records, index), "at_ms"));
+}
+
+/* The values pod's PATCHes asked for from request `from` on, as
+ * "null,replica,primary". */
+static const char *label_sequence(const char *pod, size_t from)
+{
+	static char text[1024];
+	json_t *records = api_requests(pod);
+
+	text[0] = '\0';
+	for (size_t i = from; i < json_array_size(records); i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%s",
+			 i > from ? "," : "", label_value(records, i));
+	json_decref(records);
+	return text;
+}
+
+struct label_wait {
+	const char *pod;
+	const char *value;
+};
+
+/* The pod's last PATCH asked for value, and the server accepted it. */
+static bool pod_has_label(void *arg)
+{
+	const struct label_wait *wait = arg;
+	json_t *records = api_requests(wait->pod);
+	size_t count = json_array_size(records);
+	bool done = count > 0 && strcmp(label_value(records, count - 1), wait->value) == 0 &&
+		    record_status(records, count - 1) >= 200 && record_status(records, count - 1) <= 299;
+
+	json_decref(records);
+	return done;
+}
+
+static void wait_label(const char *pod, const char *value, int timeout_ms)
+{
+	struct label_wait wait = { pod, value };
+
+	if (!harness_wait_until(pod_has_label, &wait, timeout_ms))
+		fail_msg("%s should be labelled %s within %d ms; its PATCHes: %s", pod, value,
+			 timeout_ms, label_sequence(pod, 0));
+}
+
+/* Every PATCH of pod is the labeller's: its pod, token and content type;
+ * the accepted ones never repeat the value before them. */
+static void check_pod_requests(const char *pod)
+{
+	json_t *records = api_requests(pod);
+	char path[128];
+	const char *previous = NULL;
+
+	snprintf(path, sizeof(path), "/api/v1/namespaces/" AGENT_NAMESPACE "/pods/%s", pod);
+	for (size_t i = 0; i < json_array_size(records); i++) {
+		json_t *r = json_array_get(records, i);
+		assert_string_equal(json_string_value(json_object_get(r, "method")), "PATCH");
+		assert_string_equal(json_string_value(json_object_get(r, "path")), path);
+		assert_string_equal(json_string_value(json_object_get(r, "authorization")),
+				    "Bearer " AGENT_TOKEN);
+		assert_string_equal(json_string_value(json_object_get(r, "content_type")),
+				    "application/merge-patch+json");
+		const char *value = label_value(records, i);
+		if (strcmp(value, "primary") != 0 && strcmp(value, "replica") != 0 &&
+		    strcmp(value, "null") != 0)
+			fail_msg("%s: request %zu asks for no role: %s", pod, i,
+				 json_string_value(json_object_get(r, "body")));
+		if (record_status(records, i) < 200 || record_status(records, i) > 299)
+			continue;
+		if (previous != NULL && strcmp(previous, value) == 0)
+			fail_msg("%s: the same label sent twice in a row (%s): %s", pod, value,
+				 label_sequence(pod, 0));
+		previous = value;
+	}
+	json_decref(records);
+}
+
+static void expect_sequence(const char *pod, size_t from, const char *expected)
+{
+	const char *sequence = label_sequence(pod, from);
+
+	if (strcmp(sequence, expected) != 0)
+		fail_msg("%s: PATCHes %s, expected %s", pod, sequence, expected);
+}
+
+/* Bootstrap ends with the primary's pod labelled primary and the others
+ * replica, each after removing whatever label a predecessor left. */
+static void expect_bootstrap_labels(int primary)
+{
+	for (int i = 0; i < CLUSTER_MEMBERS; i++)
+		wait_label(pod_of(i), i == primary ? "primary" : "replica", LABEL_WAIT_MS);
+	/* Nothing more follows once the cluster runs. */
+	harness_sleep_ms(500);
+	for (int i = 0; i < CLUSTER_MEMBERS; i++) {
+		printf("     %s (node%d): %s\n", pod_of(i), i + 1, label_sequence(pod_of(i), 0));
+		expect_sequence(pod_of(i), 0, i == primary ? "null,primary" : "null,replica");
+		check_pod_requests(pod_of(i));
+	}
+	assert_int_equal(api_count(NULL), 2 * CLUSTER_MEMBERS);
+}
+
+/* kill -9 of the primary's agent and postmaster, as a lost node. */
+static int64_t lose_node(struct cluster *c, int member)
+{
+	pid_t postmaster = cluster_postmaster_pid(c, member);
+
+	assert_true(postmaster > 0);
+	int64_t killed_at = harness_now_ms();
+	assert_int_equal(harness_kill(c->agent[member].pid), 9);
+	assert_int_equal(kill(postmaster, SIGKILL), 0);
+	c->agent[member].pid = 0;
+	return killed_at;
+}
+
+static int agents_setup(void **state)
+{
+	memset(&api, 0, sizeof(api));
+	return harness_test_setup(state);
+}
+
+/* The environment first: later tests start no agents of a pod.  The
+ * harness then stops the agents, ZooKeeper and the server by their pids. */
+static int agents_teardown(void **state)
+{
+	for (size_t i = 0; i < ARRAY_LENGTH(agent_environment); i++)
+		unsetenv(agent_environment[i]);
+	return harness_test_teardown(state);
+}
+
+static void test_agents_label_their_pods_through_failover_and_stop(void **state)
+{
+	(void) state;
+	struct cluster c;
+	int64_t elapsed_ms;
+	size_t before[CLUSTER_MEMBERS];
+
+	api_start("api-roles");
+	int primary = cluster_start_with(&c, "k8sroles", pod_yaml);
+	expect_bootstrap_labels(primary);
+
+	/* Node loss: the new primary's pod gets exactly one more PATCH, to
+	 * primary; the dead node's pod gets none (nobody is left to send it). */
+	for (int i = 0; i < CLUSTER_MEMBERS; i++)
+		before[i] = api_count(pod_of(i));
+	int64_t killed_at = lose_node(&c, primary);
+	int next = cluster_wait_writable(&c, primary, killed_at, &elapsed_ms);
+	assert_true(next >= 0 && next != primary);
+	measured("failover (node loss, API server up)", elapsed_ms);
+	wait_label(pod_of(next), "primary", LABEL_WAIT_MS);
+	json_t *records = api_requests(pod_of(next));
+	measured("new primary's pod labelled primary after the kill",
+		 record_at_ms(records, json_array_size(records) - 1) - killed_at);
+	json_decref(records);
+	harness_sleep_ms(1000);
+	int other = 3 - primary - next;
+	/* label_sequence() returns one static buffer: one call per printf. */
+	printf("     after the failover: %s %s\n", pod_of(next), label_sequence(pod_of(next), 0));
+	printf("     after the failover: %s %s\n", pod_of(other), label_sequence(pod_of(other), 0));
+	expect_sequence(pod_of(next), before[next], "primary");
+	assert_int_equal(api_count(pod_of(primary)), before[primary]);
+	/* The remaining replica follows the new primary: if its label changes
+	 * at all, it ends as replica, without repeats. */
+	wait_label(pod_of(other), "replica", LABEL_WAIT_MS);
+	for (int i = 0; i < CLUSTER_MEMBERS; i++)
+		check_pod_requests(pod_of(i));
+
+	/* The lost node comes back: the primary label it left on its pod goes
+	 * at once, and it is labelled replica once it streams again, never
+	 * primary. */
+	before[primary] = api_count(pod_of(primary));
+	int64_t restarted_at = harness_now_ms();
+	assert_true(test_agent_restart(&c.agent[primary]));
+	wait_label(pod_of(primary), "replica", 30000);
+	records = api_requests(pod_of(primary));
+	measured("stale primary label removed after the restart",
+		 record_at_ms(records, before[primary]) - restarted_at);
+	printf("     the old primary rejoined: %s %s\n", pod_of(primary),
+	       label_sequence(pod_of(primary), before[primary]));
+	/* (A rejoin that restarts PostgreSQL, for pg_rewind say, is a role
+	 * change of its own: more than null,replica is allowed, a repeat or
+	 * primary is not.) */
+	assert_string_equal(label_value(records, before[primary]), "null");
+	for (size_t i = before[primary]; i < json_array_size(records); i++)
+		if (strcmp(label_value(records, i), "primary") == 0)
+			fail_msg("the rejoining former primary labelled its pod primary: %s",
+				 label_sequence(pod_of(primary), 0));
+	json_decref(records);
+	check_pod_requests(pod_of(primary));
+
+	/* SIGTERM to the primary's agent, with an API server that takes
+	 * 300 ms to answer (longer than PostgreSQL's fast shutdown here): the
+	 * label goes, the agent waits for the answer before it exits, and the
+	 * other members take over without waiting for the API server. */
+	const int slow_ms = 300;
+	api_set_answer(200, slow_ms);
+	for (int i = 0; i < CLUSTER_MEMBERS; i++)
+		before[i] = api_count(pod_of(i));
+	size_t from_line = test_agent_lines(&c.agent[next]);
+	int64_t stopped_at = harness_now_ms();
+	assert_true(harness_signal(c.agent[next].pid, SIGTERM));
+	while (harness_is_running(c.agent[next].pid) && harness_now_ms() - stopped_at < 15000)
+		harness_sleep_ms(5);
+	int64_t exited_at = harness_now_ms();
+	/* Read at once: the removal was recorded before the agent exited. */
+	records = api_requests(pod_of(next));
+	assert_int_equal(json_array_size(records), before[next] + 1);
+	assert_string_equal(label_value(records, before[next]), "null");
+	assert_int_equal(record_status(records, before[next]), 200);
+	int64_t removed_at = record_at_ms(records, before[next]);
+	json_decref(records);
+	measured("label removal asked after SIGTERM", removed_at - stopped_at);
+	measured("agent exited after SIGTERM (removal answered in 300 ms)",
+		 exited_at - stopped_at);
+	assert_true(removed_at + slow_ms <= exited_at);
+	int status = harness_stop(c.agent[next].pid, 1000);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	c.agent[next].pid = 0;
+	/* In the agent's own words: it released the leader lock without
+	 * waiting for the API server, the API server acknowledged the removal,
+	 * then the agent stopped. */
+	json_t *removed = NULL;
+	size_t released_line = 0, removed_line = 0, stopped_line = 0;
+	assert_true(harness_log_wait(c.agent[next].log_path, "leader.released", NULL, NULL,
+				     from_line, 1000, NULL, &released_line));
+	assert_true(harness_log_wait(c.agent[next].log_path, "kubernetes.label_removed", NULL, NULL,
+				     from_line, 1000, &removed, &removed_line));
+	assert_string_equal(json_string_value(json_object_get(removed, "pod")), pod_of(next));
+	json_decref(removed);
+	assert_true(harness_log_wait(c.agent[next].log_path, "agent.stopped", NULL, NULL, from_line,
+				     1000, NULL, &stopped_line));
+	assert_true(released_line < removed_line);
+	assert_true(removed_line < stopped_line);
+	assert_int_equal(test_agent_count(&c.agent[next], "kubernetes.stop_timed_out"), 0);
+
+	/* The handover: one of the two others becomes primary, one PATCH. */
+	int last = cluster_wait_writable(&c, next, stopped_at, &elapsed_ms);
+	assert_true(last >= 0 && last != next);
+	measured("writes resumed after SIGTERM to the primary", elapsed_ms);
+	if (elapsed_ms > 2000)
+		fail_msg("writes resumed %lld ms after SIGTERM; expected within 2 s",
+			 (long long) elapsed_ms);
+	api_set_answer(200, 0);
+	wait_label(pod_of(last), "primary", LABEL_WAIT_MS);
+	harness_sleep_ms(500);
+	expect_sequence(pod_of(last), before[last], "primary");
+	assert_int_equal(api_count(pod_of(next)), before[next] + 1);
+	for (int i = 0; i < CLUSTER_MEMBERS; i++)
+		check_pod_requests(pod_of(i));
+}
+
+static void test_failing_api_server_does_not_delay_failover(void **state)
+{
+	(void) state;
+	struct cluster c;
+	int64_t failover_ms;
+	size_t before[CLUSTER_MEMBERS];
+	const int64_t limit_ms = (int64_t) (CLUSTER_SESSION_TIMEOUT_S * 1000) + 1000;
+
+	api_start("api-failing");
+	int primary = cluster_start_with(&c, "k8sfailing", pod_yaml);
+	expect_bootstrap_labels(primary);
+
+	/* From now on every PATCH is refused with 500. */
+	api_set_answer(500, 0);
+	for (int i = 0; i < CLUSTER_MEMBERS; i++)
+		before[i] = api_count(pod_of(i));
+	int64_t killed_at = lose_node(&c, primary);
+	int next = cluster_wait_writable(&c, primary, killed_at, &failover_ms);
+	assert_true(next >= 0 && next != primary);
+	measured("failover (node loss, API server failing)", failover_ms);
+	if (failover_ms > limit_ms)
+		fail_msg("failover took %lld ms with a failing API server; expected within the "
+			 "session timeout plus 1 s (%lld ms)",
+			 (long long) failover_ms, (long long) limit_ms);
+
+	/* The new primary keeps asking, 0.5 s, 1 s, 2 s apart; meanwhile its
+	 * loop is never held up: its REST API answers the health check a load
+	 * balancer would send at once, every time. */
+	const size_t attempts = 4;
+	int64_t waited = harness_now_ms(), slowest_ms = 0;
+	int probes = 0, primary_answers = 0;
+	while (api_count(pod_of(next)) < before[next] + attempts &&
+	       harness_now_ms() - waited < 10000) {
+		struct http_answer answer;
+		int64_t asked = harness_now_ms();
+		int code = http_request(c.agent[next].api_port, "GET", "/primary", NULL, NULL, 3000,
+					&answer);
+		http_answer_clear(&answer);
+		int64_t took = harness_now_ms() - asked;
+		slowest_ms = took > slowest_ms ? took : slowest_ms;
+		probes++;
+		primary_answers += code == 200;
+		harness_sleep_ms(20);
+	}
+	measured("slowest REST answer of the new primary while retrying", slowest_ms);
+	printf("     %d health checks, %d said primary\n", probes, primary_answers);
+	assert_true(primary_answers > 0);
+	if (slowest_ms >= 500)
+		fail_msg("the new primary's REST API took %lld ms to answer while its labeller "
+			 "retried: the loop was held up",
+			 (long long) slowest_ms);
+	json_t *records = api_requests(pod_of(next));
+	if (json_array_size(records) < before[next] + attempts)
+		fail_msg("%s: %zu attempts after the failover, expected %zu: %s", pod_of(next),
+			 json_array_size(records) - before[next], attempts,
+			 label_sequence(pod_of(next), 0));
+	measured("first primary PATCH after the kill", record_at_ms(records, before[next]) - killed_at);
+	int64_t previous_gap = 0;
+	for (size_t i = before[next]; i < before[next] + attempts; i++) {
+		assert_string_equal(label_value(records, i), "primary");
+		assert_int_equal(record_status(records, i), 500);
+		if (i == before[next])
+			continue;
+		int64_t gap = record_at_ms(records, i) - record_at_ms(records, i - 1);
+		char what[64];
+		snprintf(what, sizeof(what), "retry %zu after", i - before[next]);
+		measured(what, gap);
+		if (gap < 400 || gap < previous_gap * 3 / 2)
+			fail_msg("retries should come with growing gaps; gap %lld ms after %lld ms",
+				 (long long) gap, (long long) previous_gap);
+		previous_gap = gap;
+	}
+	json_decref(records);
+	/* The agent says why. */
+	assert_true(harness_log_wait(c.agent[next].log_path, "kubernetes.request_failed", "status",
+				     "500", 0, 1000, NULL, NULL));
+
+	/* The server recovers: the labels converge at the next retry. */
+	int64_t recovered_at = harness_now_ms();
+	api_set_answer(200, 0);
+	wait_label(pod_of(next), "primary", 20000);
+	measured("primary label set after the API server recovered",
+		 harness_now_ms() - recovered_at);
+	int other = 3 - primary - next;
+	wait_label(pod_of(other), "replica", 20000);
+	printf("     %s %s\n", pod_of(next), label_sequence(pod_of(next), 0));
+	printf("     %s %s\n", pod_of(other), label_sequence(pod_of(other), 0));
+	for (int i = 0; i < CLUSTER_MEMBERS; i++)
+		check_pod_requests(pod_of(i));
+	/* Converged: nothing more is sent. */
+	size_t converged = api_count(NULL);
+	harness_sleep_ms(1000);
+	assert_int_equal(api_count(NULL), converged);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_one_patch_per_role_change, setup, teardown),
@@ -1182,8 +1865,21 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stop_with_a_silent_server_gives_up_on_time,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_labeller_outside_kubernetes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agents_label_their_pods_through_failover_and_stop,
+						agents_setup, agents_teardown),
+		cmocka_unit_test_setup_teardown(test_failing_api_server_does_not_delay_failover,
+						agents_setup, agents_teardown),
 	};
 
+	/* The stand-in API server of the agent tests: this binary again. */
+	if (argc == 4 && strcmp(argv[1], "--api-server") == 0)
+		return api_server_process(argv[2], argv[3]);
+	/* PGHERD_TEST_FILTER=test_agents* runs the matching tests only. */
+	if (getenv("PGHERD_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("PGHERD_TEST_FILTER"));
+	/* Sanitizer reports of the agents (a leak at exit, say) fail the run. */
+	test_sanitizer_setup();
 	/* cmocka's summary is the last line: test/run.sh reads it. */
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	int failures = cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return failures + test_sanitizer_reports();
 }
