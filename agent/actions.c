@@ -429,15 +429,39 @@ static char **psql_argv(const struct agent *a, const char *file_or_command, bool
 	return argv;
 }
 
-static void clone_done(void *arg, const struct pg_process_result *result)
+/* A method's own keys become --key=value arguments, as Patroni passes
+ * them (command, keep_data and no_leader are Patroni's, not the method's). */
+static char **method_argv(const json_t *section, const char *const *fixed)
 {
-	struct agent *a = arg;
-	a->job = NULL;
-	if (result->exit_code != 0) {
-		finish_action(a, false, "pg_basebackup failed");
-		return;
+	const char *extra[64];
+	char values[48][256];
+	size_t n = 0, formatted = 0;
+	const char *key;
+	json_t *value;
+
+	for (size_t i = 0; fixed[i] && n < 16; i++)
+		extra[n++] = fixed[i];
+	json_object_foreach((json_t *) section, key, value) {
+		char text[200];
+		if (strcmp(key, "command") == 0 || strcmp(key, "keep_data") == 0 ||
+		    strcmp(key, "no_leader") == 0 || formatted >= 48 || n >= 63)
+			continue;
+		if (json_is_string(value))
+			snprintf(text, sizeof(text), "%s", json_string_value(value));
+		else if (!pg_conf_format_value(value, text, sizeof(text)))
+			continue;
+		snprintf(values[formatted], sizeof(values[formatted]), "--%s=%s", key, text);
+		extra[n++] = values[formatted++];
 	}
-	log_info("pg.cloned", LF_STR("data_dir", a->pg.data_dir));
+	extra[n] = NULL;
+	return callbacks_argv(json_string_value(json_object_get(section, "command")), extra);
+}
+
+static void try_next_replica_method(struct agent *a);
+
+static void cloned(struct agent *a, const char *method)
+{
+	log_info("pg.cloned", LF_STR("data_dir", a->pg.data_dir), LF_STR("method", method));
 	a->was_primary = false;
 	/* Unknown until pg_controldata has looked: the policy waits meanwhile
 	 * instead of cloning again into a full directory. */
@@ -446,17 +470,87 @@ static void clone_done(void *arg, const struct pg_process_result *result)
 	finish_action(a, true, "cloned");
 }
 
-static void clone_from(struct agent *a, const struct ha_decision *d, const struct dcs_cluster *cluster)
+static void clone_done(void *arg, const struct pg_process_result *result)
 {
-	char conninfo[1024];
-	if (!source_conninfo(a, cluster, d->target, conninfo, sizeof(conninfo))) {
-		finish_action(a, false, "cannot build a connection to the leader from its conn_url");
+	struct agent *a = arg;
+	const char *method = a->clone_method;
+	char err[256], aside[AGENT_PATH_MAX + 64];
+	json_t *section = json_object_get(a->config->postgresql.replica_methods, method);
+
+	a->job = NULL;
+	if (result->exit_code == 0 &&
+	    pg_data_dir_state(a->pg.data_dir, err, sizeof(err)) == PG_DATA_DIR_CLUSTER) {
+		cloned(a, method);
 		return;
 	}
-	struct pg_basebackup_options options = { .source_conninfo = conninfo };
-	if (!run_job(a, "pg_basebackup", pg_basebackup_argv(&a->pg, &options), CLONE_DEADLINE_MS,
-		     clone_done))
-		finish_action(a, false, "cannot start pg_basebackup");
+	log_warning("pg.replica_method_failed", LF_STR("method", method),
+		    LF_INT("exit_code", result->exit_code));
+	/* What the method left is kept aside, not deleted, unless it asked to
+	 * keep its data; the next method starts from an empty directory. */
+	if (!json_is_true(json_object_get(section, "keep_data")) &&
+	    pg_data_dir_state(a->pg.data_dir, err, sizeof(err)) != PG_DATA_DIR_MISSING &&
+	    pg_data_dir_state(a->pg.data_dir, err, sizeof(err)) != PG_DATA_DIR_EMPTY) {
+		snprintf(aside, sizeof(aside), "%s.failed-%lld", a->pg.data_dir, (long long) time(NULL));
+		if (rename(a->pg.data_dir, aside) == 0)
+			log_info("pg.data_dir_moved_aside", LF_STR("path", aside));
+	}
+	try_next_replica_method(a);
+}
+
+/* postgresql.create_replica_methods in order (basebackup alone by
+ * default); the first that leaves a data directory wins. */
+static void try_next_replica_method(struct agent *a)
+{
+	static char *const basebackup_only[] = { "basebackup" };
+	char *const *methods = a->config->postgresql.n_create_replica_methods
+				       ? a->config->postgresql.create_replica_methods
+				       : basebackup_only;
+	size_t count = a->config->postgresql.n_create_replica_methods
+			       ? a->config->postgresql.n_create_replica_methods
+			       : 1;
+	char conninfo[1024] = "", datadir[AGENT_PATH_MAX + 16];
+	bool have_source = a->clone_source[0] &&
+			   source_conninfo(a, dcs_cluster(a->dcs), a->clone_source, conninfo,
+					   sizeof(conninfo));
+
+	while (a->clone_method_index < count) {
+		const char *name = methods[a->clone_method_index++];
+		json_t *section = json_object_get(a->config->postgresql.replica_methods, name);
+		bool started;
+
+		snprintf(a->clone_method, sizeof(a->clone_method), "%s", name);
+		if (strcmp(name, "basebackup") == 0) {
+			if (!have_source)
+				continue;
+			struct pg_basebackup_options options = { .source_conninfo = conninfo };
+			started = run_job(a, "pg_basebackup", pg_basebackup_argv(&a->pg, &options),
+					  CLONE_DEADLINE_MS, clone_done);
+		} else {
+			if (!section || (!have_source && !json_is_true(json_object_get(section, "no_leader"))))
+				continue;
+			char scope[256], connstring[1100];
+			snprintf(scope, sizeof(scope), "--scope=%s", a->config->scope);
+			snprintf(datadir, sizeof(datadir), "--datadir=%s", a->pg.data_dir);
+			snprintf(connstring, sizeof(connstring), "--connstring=%s", conninfo);
+			const char *const fixed[] = { scope, "--role=replica", datadir, connstring, NULL };
+			started = run_job(a, "create_replica", method_argv(section, fixed),
+					  CLONE_DEADLINE_MS, clone_done);
+		}
+		if (started) {
+			log_info("pg.replica_method", LF_STR("method", name),
+				 LF_STR("source", a->clone_source));
+			return;
+		}
+	}
+	finish_action(a, false, "no replica creation method worked");
+}
+
+static void clone_from(struct agent *a, const struct ha_decision *d, const struct dcs_cluster *cluster)
+{
+	(void) cluster;
+	snprintf(a->clone_source, sizeof(a->clone_source), "%s", d->target ? d->target : "");
+	a->clone_method_index = 0;
+	try_next_replica_method(a);
 }
 
 /*
@@ -843,7 +937,25 @@ static void roles_done(void *arg, const struct pg_process_result *result)
 	snprintf(path, sizeof(path), "%s/bootstrap.sql", a->runtime_dir);
 	unlink(path);
 	if (result->exit_code != 0) {
-		bootstrap_failed(a, "creating the replication role failed");
+		bootstrap_failed(a, a->bootstrap == BOOTSTRAP_POST ? "post_bootstrap failed"
+								   : "creating the replication role failed");
+		return;
+	}
+	if (a->config->bootstrap.post_bootstrap && a->bootstrap != BOOTSTRAP_POST) {
+		/* Patroni: post_bootstrap gets the superuser's connection string. */
+		char port[16], conninfo[AGENT_PATH_MAX + 128];
+		snprintf(port, sizeof(port), "%d", a->port);
+		if (!pg_conninfo_build(conninfo, sizeof(conninfo), "host", a->runtime_dir, "port", port,
+				       "user", superuser(a), "dbname", "postgres",
+				       (const char *) NULL)) {
+			bootstrap_failed(a, "cannot build post_bootstrap's connection string");
+			return;
+		}
+		const char *const extra[] = { conninfo, NULL };
+		a->bootstrap = BOOTSTRAP_POST;
+		if (!run_job(a, "post_bootstrap", callbacks_argv(a->config->bootstrap.post_bootstrap, extra),
+			     PSQL_DEADLINE_MS, roles_done))
+			bootstrap_failed(a, "cannot start post_bootstrap");
 		return;
 	}
 	a->bootstrap = BOOTSTRAP_PUBLISHING;
@@ -882,7 +994,7 @@ static bool sql_literal(const char *text, char *buf, size_t size)
 static void create_roles(struct agent *a)
 {
 	char path[AGENT_PATH_MAX + 32];
-	char sql[2048], password[1024], err[PG_CONF_ERR_MAX];
+	char sql[4096], password[1024], err[PG_CONF_ERR_MAX];
 	const char *secret = a->config->postgresql.replication.password;
 
 	/* The password travels in a private file, never on a command line. */
@@ -890,8 +1002,17 @@ static void create_roles(struct agent *a)
 		bootstrap_failed(a, "the replication password is too long");
 		return;
 	}
-	snprintf(sql, sizeof(sql), "CREATE ROLE \"%s\" WITH LOGIN REPLICATION PASSWORD %s;\n",
-		 replication_user(a), secret ? password : "NULL");
+	char user[300];
+	if (!sql_literal(replication_user(a), user, sizeof(user))) {
+		bootstrap_failed(a, "the replication user name is too long");
+		return;
+	}
+	/* Idempotent: a custom bootstrap (a restored backup) may have it. */
+	snprintf(sql, sizeof(sql),
+		 "SELECT format('CREATE ROLE %%I', %s) WHERE NOT EXISTS "
+		 "(SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s)\\gexec\n"
+		 "SELECT format('ALTER ROLE %%I WITH LOGIN REPLICATION PASSWORD %%L', %s, %s)\\gexec\n",
+		 user, user, user, secret ? password : "NULL");
 	snprintf(path, sizeof(path), "%s/bootstrap.sql", a->runtime_dir);
 	if (!pg_conf_write_file(path, sql, 0600, err, sizeof(err)) ||
 	    !run_job(a, "psql", psql_argv(a, path, true), PSQL_DEADLINE_MS, roles_done)) {
@@ -911,7 +1032,8 @@ static void initdb_done(void *arg, const struct pg_process_result *result)
 	snprintf(path, sizeof(path), "%s/pwfile", a->runtime_dir);
 	unlink(path);
 	if (result->exit_code != 0) {
-		bootstrap_failed(a, "initdb failed");
+		bootstrap_failed(a, a->config->bootstrap.method_section ? "the bootstrap method failed"
+									: "initdb failed");
 		return;
 	}
 	if (!write_configuration(a, NULL, false) || !start_postmaster(a)) {
@@ -947,7 +1069,20 @@ static void initialize_raced(void *arg, bool ok, bool already_exists)
 		}
 		options.pwfile = path;
 	}
-	if (!run_job(a, "initdb", pg_initdb_argv(&a->pg, &options), INITDB_DEADLINE_MS, initdb_done)) {
+	if (a->config->bootstrap.method_section) {
+		/* Patroni 6.3: a custom command makes the data directory. */
+		char scope[256], datadir[AGENT_PATH_MAX + 16];
+		snprintf(scope, sizeof(scope), "--scope=%s", a->config->scope);
+		snprintf(datadir, sizeof(datadir), "--datadir=%s", a->pg.data_dir);
+		const char *const fixed[] = { scope, datadir, NULL };
+		log_info("pg.bootstrap_method", LF_STR("method", a->config->bootstrap.method));
+		if (!run_job(a, "bootstrap", method_argv(a->config->bootstrap.method_section, fixed),
+			     INITDB_DEADLINE_MS, initdb_done)) {
+			bootstrap_failed(a, "cannot start the bootstrap method");
+			return;
+		}
+	} else if (!run_job(a, "initdb", pg_initdb_argv(&a->pg, &options), INITDB_DEADLINE_MS,
+			    initdb_done)) {
 		bootstrap_failed(a, "cannot start initdb");
 		return;
 	}

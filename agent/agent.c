@@ -144,6 +144,12 @@ static void gather_facts(const struct agent *a, const struct dcs_cluster *cluste
 	f->nofailover = member_status_nofailover(&a->status);
 	f->failover_priority = member_status_failover_priority(&a->status);
 	f->replicatefrom = json_string_value(json_object_get(a->config->tags, "replicatefrom"));
+	{
+		const char *name;
+		json_t *section;
+		json_object_foreach(a->config->postgresql.replica_methods, name, section)
+			f->can_clone_without_leader |= json_is_true(json_object_get(section, "no_leader"));
+	}
 	f->pg_state = a->pg_state;
 	f->pg_state_since_ms = a->pg_state_since_ms;
 	if (a->pg_state == HA_PG_RUNNING && a->monitor_connected)

@@ -29,6 +29,7 @@ enum bootstrap_step {
 	BOOTSTRAP_INITDB,
 	BOOTSTRAP_STARTING,	/* postmaster started, waiting for the monitor */
 	BOOTSTRAP_ROLES,	/* creating the replication role */
+	BOOTSTRAP_POST,		/* bootstrap.post_bootstrap runs */
 	BOOTSTRAP_PUBLISHING,	/* initialize, config, then the lock */
 };
 
@@ -83,6 +84,11 @@ struct agent {
 	int64_t stand_down_until_ms;
 	char rewind_source_url[512];	/* the leader's conn_url, for pg_rewind */
 	char reinitialize_from[ZNODE_NAME_MAX + 1];	/* the member to clone again */
+	/* Cloning: the source member ("" none: a no_leader method), and which
+	 * of postgresql.create_replica_methods runs. */
+	char clone_source[ZNODE_NAME_MAX + 1];
+	size_t clone_method_index;
+	char clone_method[128];
 
 	/* A restart asked for through the REST API: the policy stands aside
 	 * while PostgreSQL stops and starts again with the same role. */

@@ -183,6 +183,8 @@ void config_free(struct pgherd_config *config)
 		return;
 	for (size_t i = 0; i < config_key_count; i++)
 		config_value_release(&config_keys[i], config);
+	json_decref(config->postgresql.replica_methods);
+	json_decref(config->bootstrap.method_section);
 	free(config->zookeeper.connect_string);
 	free(config);
 }
@@ -571,11 +573,41 @@ static void warn_unsupported(struct load_context *context, const struct config_k
 		report_warning(context, line, path, "not supported by pgherd yet; ignored");
 }
 
+static yaml_node_t *find_node(struct load_context *context, const char *path);
+
+/* postgresql.<name> named in create_replica_methods, or bootstrap.<name>
+ * named by bootstrap.method: a method's own section, read whole later. */
+static bool is_method_section(struct load_context *context, const char *path,
+			      const char *key_name)
+{
+	yaml_node_t *list, *method;
+
+	if (strncmp(path, "postgresql.", 11) == 0 && strcmp(path + 11, key_name) == 0 &&
+	    (list = find_node(context, "postgresql.create_replica_methods")) != NULL &&
+	    list->type == YAML_SEQUENCE_NODE) {
+		for (yaml_node_item_t *item = list->data.sequence.items.start;
+		     item < list->data.sequence.items.top; item++) {
+			yaml_node_t *name = document_node(context, *item);
+			if (name && name->type == YAML_SCALAR_NODE &&
+			    strcmp((const char *) name->data.scalar.value, key_name) == 0 &&
+			    strcmp(key_name, "basebackup") != 0)
+				return true;
+		}
+	}
+	return strncmp(path, "bootstrap.", 10) == 0 && strcmp(path + 10, key_name) == 0 &&
+	       (method = find_node(context, "bootstrap.method")) != NULL &&
+	       method->type == YAML_SCALAR_NODE &&
+	       strcmp((const char *) method->data.scalar.value, key_name) == 0 &&
+	       strcmp(key_name, "initdb") != 0;
+}
+
 static void check_key(struct load_context *context, const char *path, const char *key_name,
 		      bool plain_name, yaml_node_t *key, yaml_node_t *value)
 {
 	const struct config_key *row = plain_name ? config_key_find(path) : NULL;
 
+	if (row == NULL && plain_name && is_method_section(context, path, key_name))
+		return;
 	if (row != NULL && row->kind == CONFIG_KEY_PATRONI_UNSUPPORTED)
 		warn_unsupported(context, row, node_line(key), path);
 	else if (strcmp(key_name, "<<") == 0)
@@ -869,6 +901,56 @@ static void finish_config(struct load_context *context)
 		report_timing_rule(context);
 }
 
+/* A method's section as an object with a string `command`, or NULL with
+ * an error reported. */
+static json_t *method_section(struct load_context *context, const char *path)
+{
+	yaml_node_t *node = context->have_document ? find_node(context, path) : NULL;
+	const char *problem = NULL;
+	json_t *section;
+
+	if (node == NULL) {
+		report_error(context, 0, path, "the method is named but its section is missing");
+		return NULL;
+	}
+	section = config_node_to_object(&context->document, node, &problem);
+	if (section == NULL) {
+		report_error(context, node_line(node), path, "%s", problem);
+		return NULL;
+	}
+	if (!json_is_string(json_object_get(section, "command")) ||
+	    json_string_length(json_object_get(section, "command")) == 0) {
+		report_error(context, node_line(node), path, "needs a `command` (a string)");
+		json_decref(section);
+		return NULL;
+	}
+	return section;
+}
+
+/* Custom replica and bootstrap methods (reference 6.3, 6.4). */
+static void collect_methods(struct load_context *context)
+{
+	struct pgherd_config *config = context->config;
+
+	config->postgresql.replica_methods = config_json_checked(json_object());
+	for (size_t i = 0; i < config->postgresql.n_create_replica_methods; i++) {
+		const char *name = config->postgresql.create_replica_methods[i];
+		char *path;
+		json_t *section;
+		if (strcmp(name, "basebackup") == 0)
+			continue;
+		path = config_format("postgresql.%s", name);
+		if ((section = method_section(context, path)) != NULL)
+			json_object_set_new(config->postgresql.replica_methods, name, section);
+		free(path);
+	}
+	if (config->bootstrap.method && strcmp(config->bootstrap.method, "initdb") != 0) {
+		char *path = config_format("bootstrap.%s", config->bootstrap.method);
+		config->bootstrap.method_section = method_section(context, path);
+		free(path);
+	}
+}
+
 /* ---- loading ------------------------------------------------------------- */
 
 /* text NULL: no file at all (environment only), unlike an empty file. */
@@ -894,6 +976,7 @@ static bool load(const char *text, size_t length, const char *file_name, char *c
 	if (document_usable)
 		check_required_keys(&context);
 	finish_config(&context);
+	collect_methods(&context);
 	if (context.reporter.unlisted > 0)
 		append_diagnostic(diags, CONFIG_WARNING, context.file_name, 0, "",
 				  config_format("%zu more problems not listed",

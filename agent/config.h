@@ -70,6 +70,12 @@ struct pgherd_config {
 		} callbacks;
 		char *pre_promote;
 		char *before_stop;
+		/* create_replica_methods in order (NULL: basebackup only); each
+		 * custom one's section is in replica_methods[name] (an object
+		 * with a string "command"), never NULL. */
+		char **create_replica_methods;
+		size_t n_create_replica_methods;
+		json_t *replica_methods;
 		/* Re-clone instead of waiting for an operator (data moved aside). */
 		bool remove_data_directory_on_rewind_failure;
 		bool remove_data_directory_on_diverged_timelines;
@@ -80,6 +86,11 @@ struct pgherd_config {
 	 * known tags are validated and stored typed: nofailover, noloadbalance,
 	 * clonefrom, nosync, nostream (booleans), failover_priority (integer >= 0),
 	 * replicatefrom (string).  Absent tags are absent (no defaults added). */
+	struct {
+		char *method;         /* NULL: initdb */
+		json_t *method_section; /* bootstrap.<method>, with "command"; NULL for initdb */
+		char *post_bootstrap;
+	} bootstrap;
 	json_t *tags;
 	struct {
 		enum log_level level;   /* default INFO */

@@ -119,6 +119,9 @@ bool config_value_apply(const struct config_key *row, const struct config_source
 /* Free what config_value_apply() stored for row (strings, lists, objects). */
 void config_value_release(const struct config_key *row, struct pgherd_config *config);
 
+/* A mapping as a JSON object (YAML types kept), or NULL with *problem set. */
+json_t *config_node_to_object(yaml_document_t *document, yaml_node_t *node, const char **problem);
+
 /* YAML plain scalars that mean null: "", "~", "null", "Null", "NULL". */
 bool config_scalar_is_null(const yaml_node_t *node);
 

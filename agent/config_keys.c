@@ -159,9 +159,17 @@ const struct config_key config_keys[] = {
 	{ .path = "bootstrap.dcs.postgresql.parameters", .type = CONFIG_TYPE_OBJECT,
 	  .offset = FIELD(dcs.parameters), .default_note = "empty",
 	  .description = "PostgreSQL settings for every member (YAML types kept)." },
-	PATRONI_ONLY("bootstrap.method"),
+	{ .path = "bootstrap.method", .type = CONFIG_TYPE_NAME, .offset = FIELD(bootstrap.method),
+	  .default_note = "`initdb`",
+	  .description = "A custom bootstrap: the name of a section `bootstrap.<method>` whose "
+			 "`command` creates the data directory instead of initdb; it is run as "
+			 "`<command> --scope=<scope> --datadir=<data_dir>`." },
 	PATRONI_ONLY("bootstrap.initdb"),
-	PATRONI_ONLY("bootstrap.post_bootstrap"),
+	{ .path = "bootstrap.post_bootstrap", .type = CONFIG_TYPE_STRING,
+	  .offset = FIELD(bootstrap.post_bootstrap),
+	  .description = "Command run once after the new cluster's first start, with a "
+			 "connection string of the superuser as its argument; a non-zero exit "
+			 "fails the bootstrap." },
 	PATRONI_ONLY("bootstrap.post_init"),
 	PATRONI_ONLY("bootstrap.users"),
 	PATRONI_ONLY("bootstrap.dcs.maximum_lag_on_syncnode"),
@@ -250,7 +258,16 @@ const struct config_key config_keys[] = {
 	  .offset = FIELD(postgresql.callbacks.on_role_change),
 	  .description = "Command run after a promotion or a demotion, as `<command> on_role_change <role> <scope>`, "
 			 "without a shell; a newer callback replaces one still running." },
-	PATRONI_ONLY("postgresql.create_replica_methods"),
+	{ .path = "postgresql.create_replica_methods", .type = CONFIG_TYPE_STRING_LIST,
+	  .offset = FIELD(postgresql.create_replica_methods),
+	  .count_offset = FIELD(postgresql.n_create_replica_methods),
+	  .default_note = "`[basebackup]`",
+	  .description = "How a new replica is made, in order until one works: `basebackup` "
+			 "(pg_basebackup from the leader), or the name of a section "
+			 "`postgresql.<method>` with a `command`, run as `<command> --scope=<scope> "
+			 "--role=replica --datadir=<data_dir> --connstring=<leader>` plus its other "
+			 "keys as `--key=value`; `no_leader: true` lets it run without a leader, "
+			 "`keep_data: true` keeps what is in the data directory." },
 	PATRONI_ONLY("postgresql.basebackup"),
 	PATRONI_ONLY("postgresql.pg_ctl_timeout"),
 	PATRONI_ONLY_HINT("postgresql.use_slots", "set bootstrap.dcs.postgresql.use_slots: Patroni takes it from the dynamic configuration only"),

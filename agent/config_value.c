@@ -819,6 +819,21 @@ static enum parse_result parse_object(const struct value_context *value, yaml_no
 	return PARSE_OK;
 }
 
+json_t *config_node_to_object(yaml_document_t *document, yaml_node_t *node, const char **problem)
+{
+	struct json_conversion conversion = { .document = document, .values_left = JSON_VALUE_LIMIT };
+	json_t *object;
+
+	if (node->type != YAML_MAPPING_NODE) {
+		*problem = "expected a mapping";
+		return NULL;
+	}
+	object = node_to_json(&conversion, node, 0);
+	if (object == NULL)
+		*problem = conversion.problem ? conversion.problem : "cannot be converted";
+	return object;
+}
+
 /* ---- dispatch and storage ------------------------------------------------ */
 
 static enum parse_result parse_value(const struct value_context *value, yaml_node_t *node,

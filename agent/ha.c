@@ -428,6 +428,11 @@ static struct ha_decision decide_empty_data_directory(const struct ha_facts *fac
 	if (leader != NULL)
 		return decided(HA_WAIT, NULL,
 			       "waiting for the leader (%s) to run before cloning from it", leader);
+	/* 6b'. Patroni 6.4: a method with no_leader (a restore from backups)
+	 * makes a replica of an existing cluster that has no leader now. */
+	if (facts->initialize_present && !facts->initialize_in_progress &&
+	    facts->can_clone_without_leader)
+		return decided(HA_CLONE, NULL, "creating a replica without a leader (no_leader method)");
 	/* 6c. No cluster yet: race for `initialize`, the winner runs initdb.
 	 * Only while no leader znode exists at all (Patroni: is_unlocked()),
 	 * not even a stale one naming us.  A nofailover member may never lead,

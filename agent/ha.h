@@ -144,6 +144,8 @@ struct ha_facts {
 	bool rewind_failed;		/* our last pg_rewind failed */
 	bool remove_data_directory_on_rewind_failure;
 	bool remove_data_directory_on_diverged_timelines;
+	/* A replica creation method works without a leader (no_leader). */
+	bool can_clone_without_leader;
 
 	/* ---- the cluster, from ZooKeeper ---- */
 	/* Connected, with a cluster view read in this connection. */

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <zookeeper/zookeeper.h>
 
 #include "test/harness/harness.h"
@@ -226,12 +227,150 @@ static void test_replicatefrom_cascades_and_falls_back(void **state)
 	assert_true(wait_streaming_from(&c, primary, c.agent[cascading].name));
 }
 
+/* Insert lines into a member's configuration file after `anchor`. */
+static void insert_config(const struct test_agent *agent, const char *anchor, const char *lines)
+{
+	char text[8192];
+	FILE *f = fopen(agent->config_path, "r");
+	assert_non_null(f);
+	size_t length = fread(text, 1, sizeof(text) - strlen(lines) - 1, f);
+	fclose(f);
+	text[length] = '\0';
+	char *at = strstr(text, anchor);
+	assert_non_null(at);
+	at += strlen(anchor);
+	memmove(at + strlen(lines), at, strlen(at) + 1);
+	memcpy(at, lines, strlen(lines));
+	f = fopen(agent->config_path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Stop a replica's agent and empty its data directory (kept aside). */
+static void wipe_replica(struct cluster *c, int member)
+{
+	char aside[600];
+	assert_true(harness_signal(c->agent[member].pid, SIGTERM));
+	assert_int_equal(harness_stop(c->agent[member].pid, 20000), 0);
+	c->agent[member].pid = 0;
+	snprintf(aside, sizeof(aside), "%s.wiped", cluster_data_dir(c, member));
+	assert_int_equal(rename(cluster_data_dir(c, member), aside), 0);
+}
+
+/* A custom replica method (a script that copies a base backup the test
+ * made) is used before basebackup; basebackup when it fails. */
+static void test_custom_replica_method_then_basebackup(void **state)
+{
+	(void) state;
+	struct cluster c;
+	char script[900], lines[1200], backup[400], conninfo[600];
+	int primary = cluster_start(&c, "replmethod");
+	int first = (primary + 1) % CLUSTER_MEMBERS, second = (primary + 2) % CLUSTER_MEMBERS;
+
+	/* The base backup the method restores from. */
+	snprintf(backup, sizeof(backup), "%s/base", harness_mkdir("replmethod-backup"));
+	snprintf(conninfo, sizeof(conninfo),
+		 "host=127.0.0.1 port=%d user=replicator password=test-replication-secret",
+		 c.agent[primary].pg_port);
+	char program[300];
+	snprintf(program, sizeof(program), "%s/pg_basebackup", harness_pg_bindir());
+	char *const argv[] = { program, "-D", backup, "-X", "stream", "-d", conninfo, NULL };
+	assert_true(harness_run("pg_basebackup", argv, NULL, harness_path("replmethod-backup.log"), true,
+				60000, NULL));
+	/* Records its arguments; copies the backup, or fails when asked to. */
+	snprintf(script, sizeof(script),
+		 "#!/bin/sh\necho \"$@\" >> %s/args\n"
+		 "for a; do case $a in --datadir=*) d=${a#--datadir=};; --source=*) s=${a#--source=};; esac; done\n"
+		 "[ -d \"$s\" ] || exit 3\nmkdir -p \"$d\" && cp -a \"$s\"/. \"$d\"/ && chmod 700 \"$d\"\n",
+		 harness_mkdir("replmethod-record"));
+	const char *path = write_script("from_backup.sh", script);
+
+	snprintf(lines, sizeof(lines),
+		 "  create_replica_methods: [from_backup, basebackup]\n"
+		 "  from_backup:\n    command: %s\n    source: %s\n", path, backup);
+	wipe_replica(&c, first);
+	insert_config(&c.agent[first], "  use_pg_rewind: true\n", lines);
+	size_t from = test_agent_lines(&c.agent[first]);
+	assert_true(test_agent_restart(&c.agent[first]));
+	json_t *record = NULL;
+	assert_true(test_agent_wait(&c.agent[first], "pg.cloned", from, CLUSTER_WAIT_MS, &record));
+	assert_string_equal(json_string_value(json_object_get(record, "method")), "from_backup");
+	json_decref(record);
+	/* It was given Patroni's arguments, and its own keys. */
+	char args[1024] = "";
+	char record_path[400];
+	snprintf(record_path, sizeof(record_path), "%s/args", harness_path("replmethod-record"));
+	FILE *f = fopen(record_path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(args, sizeof(args), f));
+	fclose(f);
+	assert_non_null(strstr(args, "--scope=replmethod --role=replica --datadir="));
+	assert_non_null(strstr(args, "--connstring="));
+	assert_non_null(strstr(args, "--source="));
+	assert_null(strstr(args, "password"));
+
+	/* The method fails (no backup there): basebackup takes over. */
+	snprintf(lines, sizeof(lines),
+		 "  create_replica_methods: [from_backup, basebackup]\n"
+		 "  from_backup:\n    command: %s\n    source: /nonexistent\n", path);
+	wipe_replica(&c, second);
+	insert_config(&c.agent[second], "  use_pg_rewind: true\n", lines);
+	from = test_agent_lines(&c.agent[second]);
+	assert_true(test_agent_restart(&c.agent[second]));
+	assert_true(test_agent_wait(&c.agent[second], "pg.replica_method_failed", from, CLUSTER_WAIT_MS,
+				    NULL));
+	assert_true(test_agent_wait(&c.agent[second], "pg.cloned", from, CLUSTER_WAIT_MS, &record));
+	assert_string_equal(json_string_value(json_object_get(record, "method")), "basebackup");
+	json_decref(record);
+	/* Both stream from the leader again. */
+	char names[128];
+	snprintf(names, sizeof(names), "%s,%s", c.agent[first < second ? first : second].name,
+		 c.agent[first < second ? second : first].name);
+	assert_true(wait_streaming_from(&c, primary, names));
+}
+
+/* bootstrap.method runs a custom command instead of initdb, and
+ * post_bootstrap gets a connection string to the new cluster. */
+static void test_custom_bootstrap_and_post_bootstrap(void **state)
+{
+	(void) state;
+	struct cluster c;
+	char bootstrap[600], post[400], extra[900], value[16];
+	const char *extra_yaml[CLUSTER_MEMBERS];
+
+	snprintf(bootstrap, sizeof(bootstrap),
+		 "#!/bin/sh\nfor a; do case $a in --datadir=*) d=${a#--datadir=};; esac; done\n"
+		 "exec %s/initdb -D \"$d\" -U postgres --auth-local=trust --data-checksums >/dev/null\n",
+		 harness_pg_bindir());
+	snprintf(post, sizeof(post), "#!/bin/sh\nexec %s/psql -X -q \"$1\" -c 'CREATE TABLE made_by_post_bootstrap ()'\n",
+		 harness_pg_bindir());
+	snprintf(extra, sizeof(extra),
+		 "bootstrap:\n  method: mine\n  mine:\n    command: %s\n  post_bootstrap: %s\n",
+		 write_script("bootstrap.sh", bootstrap), write_script("post_bootstrap.sh", post));
+	for (int i = 0; i < CLUSTER_MEMBERS; i++)
+		extra_yaml[i] = extra;
+	int primary = cluster_start_with(&c, "custombootstrap", extra_yaml);
+	assert_true(test_agent_wait(&c.agent[primary], "pg.bootstrap_method", 0, 1000, NULL));
+	assert_int_equal(test_agent_count(&c.agent[primary], "pg.bootstrap_failed"), 0);
+	cluster_wait_replicated(&c, primary);
+	for (int i = 0; i < CLUSTER_MEMBERS; i++) {
+		assert_true(cluster_sql(&c, i, "SELECT count(*)::text FROM pg_class WHERE relname = 'made_by_post_bootstrap'",
+					value, sizeof(value)));
+		assert_string_equal(value, "1");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_callbacks_follow_each_role_change,
 						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_replicatefrom_cascades_and_falls_back,
+						harness_test_setup, harness_test_teardown),
+		cmocka_unit_test_setup_teardown(test_custom_replica_method_then_basebackup,
+						harness_test_setup, harness_test_teardown),
+		cmocka_unit_test_setup_teardown(test_custom_bootstrap_and_post_bootstrap,
 						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_failing_pre_promote_prevents_the_promotion,
 						harness_test_setup, harness_test_teardown),

@@ -595,8 +595,8 @@ static void test_unsupported_and_unknown_keys_are_warnings(void **state)
 		  "ignored", 1 },
 		{ "unsupported subtree warns once",
 		  MINIMAL
-		  "postgresql:\n  create_replica_methods:\n    - basebackup\n    - wal_e\n",
-		  "test.yml:6: warning: postgresql.create_replica_methods: not supported by pgherd yet; "
+		  "postgresql:\n  basebackup:\n    max-rate: 100M\n    checkpoint: fast\n",
+		  "test.yml:6: warning: postgresql.basebackup: not supported by pgherd yet; "
 		  "ignored", 1 },
 		{ "unsupported dynamic key",
 		  MINIMAL "bootstrap:\n  dcs:\n    synchronous_mode: true\n",
@@ -644,6 +644,56 @@ static void test_unsupported_and_unknown_keys_are_warnings(void **state)
 		expect_diagnostic(&result, cases[i].expected, cases[i].name);
 		release(&result);
 	}
+}
+
+/* Patroni's custom replica and bootstrap methods: a list (or a name) and
+ * a section per method, read whole. */
+static void test_custom_methods_and_their_sections(void **state)
+{
+	(void) state;
+	struct load_result result;
+
+	load_yaml(&result, MINIMAL
+		  "postgresql:\n  create_replica_methods: [from_backup, basebackup]\n"
+		  "  from_backup:\n    command: /usr/local/bin/restore --fast\n    no_leader: true\n"
+		  "    backup_dir: /backups\n"
+		  "bootstrap:\n  method: restore\n  restore:\n    command: /bin/restore-cluster\n"
+		  "  post_bootstrap: /bin/after\n", NULL);
+	assert_true(result.ok);
+	assert_int_equal(count_severity(&result, CONFIG_WARNING), 0);
+	assert_int_equal(result.config->postgresql.n_create_replica_methods, 2);
+	json_t *method = json_object_get(result.config->postgresql.replica_methods, "from_backup");
+	assert_string_equal(json_string_value(json_object_get(method, "command")),
+			    "/usr/local/bin/restore --fast");
+	assert_true(json_is_true(json_object_get(method, "no_leader")));
+	assert_string_equal(json_string_value(json_object_get(method, "backup_dir")), "/backups");
+	assert_null(json_object_get(result.config->postgresql.replica_methods, "basebackup"));
+	assert_string_equal(result.config->bootstrap.method, "restore");
+	assert_string_equal(json_string_value(json_object_get(result.config->bootstrap.method_section,
+							       "command")),
+			    "/bin/restore-cluster");
+	assert_string_equal(result.config->bootstrap.post_bootstrap, "/bin/after");
+	release(&result);
+
+	load_yaml(&result, MINIMAL "postgresql:\n  create_replica_methods: [missing]\n", NULL);
+	assert_false(result.ok);
+	expect_diagnostic(&result,
+			  "test.yml: error: postgresql.missing: the method is named but its section is missing",
+			  "missing section");
+	release(&result);
+
+	load_yaml(&result, MINIMAL "postgresql:\n  create_replica_methods: [m]\n  m:\n    keep_data: true\n",
+		  NULL);
+	assert_false(result.ok);
+	expect_diagnostic(&result, "postgresql.m: needs a `command` (a string)", "no command");
+	release(&result);
+
+	/* A section nobody names is still an unknown key. */
+	load_yaml(&result, MINIMAL "postgresql:\n  stray:\n    command: x\n", NULL);
+	assert_true(result.ok);
+	expect_diagnostic(&result, "test.yml:6: warning: postgresql.stray: unknown key; ignored",
+			  "stray section");
+	release(&result);
 }
 
 static void test_duplicate_key_keeps_the_last_value(void **state)
@@ -1694,6 +1744,7 @@ int main(void)
 		cmocka_unit_test(test_all_errors_are_collected_in_line_order),
 		cmocka_unit_test(test_too_many_problems_are_counted_not_listed),
 		cmocka_unit_test(test_unsupported_and_unknown_keys_are_warnings),
+		cmocka_unit_test(test_custom_methods_and_their_sections),
 		cmocka_unit_test(test_duplicate_key_keeps_the_last_value),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_quoted_numbers_and_booleans_are_accepted),
