@@ -300,6 +300,14 @@ bool ha_may_take_lock(const struct ha_facts *facts, char *reason, size_t reason_
 		write_reason(reason, reason_size, "I am (%s), a running primary of this cluster", facts->name);
 		return true;
 	}
+	/* Patroni 2.3 step 2: in maintenance mode an operator may still fail
+	 * over to a named member. */
+	if (facts->paused && facts->pg_role == HA_ROLE_REPLICA && manual_failover_due(facts) &&
+	    same_name(facts->failover_candidate, facts->name)) {
+		write_reason(reason, reason_size,
+		    "PAUSE: I am (%s), the candidate of a manual failover", facts->name);
+		return true;
+	}
 	/* Patroni 2.3 step 4: in maintenance mode only a running primary may
 	 * take the lock; nothing is promoted on our own. */
 	if (facts->paused) {
@@ -713,6 +721,10 @@ static struct ha_decision decide_by_rules(const struct ha_facts *facts)
 static struct ha_decision in_maintenance_mode(const struct ha_facts *facts,
 					      const struct ha_decision *unpaused)
 {
+	/* The one promotion an operator asks for in maintenance mode. */
+	if (unpaused->action == HA_PROMOTE && facts->has_failover &&
+	    same_name(facts->failover_candidate, facts->name))
+		return decided(HA_PROMOTE, NULL, "PAUSE: promoting myself: a manual failover names me");
 	if (unpaused->action == HA_PROMOTE)
 		return decided(HA_RELEASE_LOCK, NULL,
 			       "PAUSE: released the leader key: PostgreSQL is not a primary");

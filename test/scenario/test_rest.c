@@ -403,6 +403,34 @@ static void test_pause_and_resume(void **state)
 	printf("     writable on node%d %lld ms after resume\n", writable + 1, (long long) elapsed);
 }
 
+/* In maintenance mode nobody takes over a lost primary on its own; a
+ * failover to a named member still works, with no leader to ask. */
+static void test_failover_to_a_named_member_without_a_leader(void **state)
+{
+	(void) state;
+	struct cluster c;
+	char body[128], expected[128];
+	int primary = start(&c, "restfailover", NULL);
+	int candidate = some_replica(primary);
+
+	cluster_expect(&c, candidate, "PATCH", "/config", "{\"pause\":true}", 200, NULL);
+	assert_true(wait_body(&c, primary, "/patroni", "\"pause\":true", true));
+	pid_t postmaster = cluster_postmaster_pid(&c, primary);
+	assert_int_equal(harness_kill(c.agent[primary].pid), 9);
+	kill(postmaster, SIGKILL);
+	c.agent[primary].pid = 0;
+	/* The lock goes with the session; no one takes it. */
+	harness_sleep_ms((int) (CLUSTER_SESSION_TIMEOUT_S * 1000) + 1500);
+	assert_int_equal(test_leader_index(c.client, c.base, c.agent, CLUSTER_MEMBERS), -1);
+	assert_int_equal(cluster_writable_member(&c, -1), -1);
+
+	snprintf(body, sizeof(body), "{\"candidate\":\"%s\"}", c.agent[candidate].name);
+	snprintf(expected, sizeof(expected), "Successfully failed over to \"%s\"", c.agent[candidate].name);
+	cluster_expect(&c, candidate, "POST", "/failover", body, 200, expected);
+	int64_t elapsed;
+	assert_int_equal(cluster_wait_writable(&c, -1, harness_now_ms(), &elapsed), candidate);
+}
+
 static void test_restart_reinitialize_reload(void **state)
 {
 	(void) state;
@@ -629,6 +657,8 @@ int main(void)
 						harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_pause_and_resume, harness_test_setup,
 						harness_test_teardown),
+		cmocka_unit_test_setup_teardown(test_failover_to_a_named_member_without_a_leader,
+						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_restart_reinitialize_reload, harness_test_setup,
 						harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_patronictl_lists_a_pgherd_cluster, harness_test_setup,
