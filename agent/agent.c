@@ -125,6 +125,16 @@ static size_t gather_candidates(const struct agent *a, const struct dcs_cluster 
 		c->synchronous = cluster->sync && (strcmp(cluster->sync->leader, m->name) == 0 ||
 						   named_in(cluster->sync, m->name));
 		c->wal_position = c->has_wal_position ? (uint64_t) m->status.xlog_location : 0;
+		/* A primary sees how far each standby has flushed, fresher than
+		 * the standby's own znode (written once a second): a switchover
+		 * right after a WAL switch is not refused as lagging. */
+		if (c->has_wal_position && a->monitor_connected && !a->last_status.in_recovery) {
+			for (int k = 0; k < a->last_status.standbys_listed; k++) {
+				const struct pg_monitor_standby *s = &a->last_status.standbys[k];
+				if (strcmp(s->application_name, m->name) == 0 && s->flush_lsn > c->wal_position)
+					c->wal_position = s->flush_lsn;
+			}
+		}
 		/* The view has only our own place in the queue; -1 is safe (ties
 		 * then go to us, and only the first in line asks). */
 		c->election_position = -1;
