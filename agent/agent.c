@@ -949,10 +949,12 @@ void agent_reload(struct agent *a)
 	if (strcmp(fresh->scope, c->scope) != 0 || strcmp(fresh->name, c->name) != 0 ||
 	    strcmp(fresh->zookeeper.connect_string, c->zookeeper.connect_string) != 0 ||
 	    (fresh->postgresql.data_dir == NULL) != (c->postgresql.data_dir == NULL) ||
-	    (c->postgresql.data_dir && strcmp(fresh->postgresql.data_dir, c->postgresql.data_dir) != 0))
+	    (c->postgresql.data_dir && strcmp(fresh->postgresql.data_dir, c->postgresql.data_dir) != 0) ||
+	    fresh->kubernetes_labels.enabled != c->kubernetes_labels.enabled ||
+	    strcmp(fresh->kubernetes_labels.role_label, c->kubernetes_labels.role_label) != 0)
 		log_warning("agent.reload_partial",
-			    LF_STR("detail", "scope, name, zookeeper.hosts and postgresql.data_dir "
-					     "change only when the agent restarts"));
+			    LF_STR("detail", "scope, name, zookeeper.hosts, postgresql.data_dir and "
+					     "kubernetes_labels change only when the agent restarts"));
 	SWAP(json_t *, c->postgresql.parameters, fresh->postgresql.parameters);
 	SWAP(char **, c->postgresql.pg_hba, fresh->postgresql.pg_hba);
 	SWAP(size_t, c->postgresql.n_pg_hba, fresh->postgresql.n_pg_hba);
