@@ -33,6 +33,10 @@ struct pgherd_config {
 			    "/" becomes "" (the ZooKeeper root) */
 	char *name;      /* required; never contains '/' */
 	struct {
+		char *username;        /* ctl.authentication: pgherdctl's REST credentials */
+		char *password;
+	} ctl;
+	struct {
 		char *listen;          /* host:port, default "127.0.0.1:8008" */
 		char *connect_address; /* host:port, defaults to listen */
 		char *username;        /* restapi.authentication.username */

@@ -300,13 +300,17 @@ int ctl_load(struct ctl *ctl)
 	ctl->namespace = url_namespace ? url_namespace : xstrdup(config->namespace);
 	if (!missing[0])
 		ctl->scope = xstrdup(config->scope);
-	/* ctl.authentication is not in the configuration table yet (the
-	 * agent warns that `ctl` is unsupported): use the REST API's own
-	 * credentials, patronictl's fallback. */
-	if (config->restapi.username != NULL)
-		ctl->rest_username = xstrdup(config->restapi.username);
-	if (config->restapi.password != NULL)
-		ctl->rest_password = xstrdup(config->restapi.password);
+	/* patronictl's rule: ctl.authentication, else the agent's own. */
+	if (config->ctl.username != NULL) {
+		ctl->rest_username = xstrdup(config->ctl.username);
+		if (config->ctl.password != NULL)
+			ctl->rest_password = xstrdup(config->ctl.password);
+	} else {
+		if (config->restapi.username != NULL)
+			ctl->rest_username = xstrdup(config->restapi.username);
+		if (config->restapi.password != NULL)
+			ctl->rest_password = xstrdup(config->restapi.password);
+	}
 	config_free(config);
 	ctl->loaded = true;
 	return CTL_EXIT_OK;

@@ -688,6 +688,14 @@ static void test_custom_methods_and_their_sections(void **state)
 	expect_diagnostic(&result, "postgresql.m: needs a `command` (a string)", "no command");
 	release(&result);
 
+	/* patronictl's own credentials for the REST API. */
+	load_yaml(&result, MINIMAL "ctl:\n  authentication:\n    username: op\n    password: pw\n", NULL);
+	assert_true(result.ok);
+	assert_int_equal(count_severity(&result, CONFIG_WARNING), 0);
+	assert_string_equal(result.config->ctl.username, "op");
+	assert_string_equal(result.config->ctl.password, "pw");
+	release(&result);
+
 	/* A section nobody names is still an unknown key. */
 	load_yaml(&result, MINIMAL "postgresql:\n  stray:\n    command: x\n", NULL);
 	assert_true(result.ok);
