@@ -117,7 +117,28 @@ static bool data_dir_has(const struct agent *a, const char *file)
 	return access(path, F_OK) == 0;
 }
 
-static bool postmaster_running_elsewhere(const struct agent *a)
+/* A pid that is alive: not gone, and not a zombie waiting to be reaped
+ * (kill(pid, 0) succeeds on those). */
+static bool process_alive(pid_t pid)
+{
+	char path[64], stat[256], *after_name;
+	char state = '?';
+	FILE *f;
+
+	if (pid <= 0 || kill(pid, 0) != 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return true;	/* no /proc: trust kill() */
+	if (fgets(stat, sizeof(stat), f) && (after_name = strrchr(stat, ')')) != NULL)
+		(void) sscanf(after_name + 1, " %c", &state);
+	fclose(f);
+	return state != 'Z' && state != 'X';
+}
+
+/* The pid of a live postmaster of our data directory that is not our child
+ * (left running by an earlier agent, and adopted), or 0. */
+static pid_t postmaster_elsewhere(const struct agent *a)
 {
 	char path[AGENT_PATH_MAX + 32];
 	FILE *f;
@@ -126,11 +147,27 @@ static bool postmaster_running_elsewhere(const struct agent *a)
 	snprintf(path, sizeof(path), "%s/postmaster.pid", a->pg.data_dir);
 	f = fopen(path, "r");
 	if (!f)
-		return false;
+		return 0;
 	if (fscanf(f, "%ld", &pid) != 1)
 		pid = 0;
 	fclose(f);
-	return pid > 0 && kill((pid_t) pid, 0) == 0;
+	return pid > 0 && process_alive((pid_t) pid) ? (pid_t) pid : 0;
+}
+
+/* Our postmaster, or the adopted one: the same signals stop and reload
+ * both.  False when there is none to signal. */
+static bool postmaster_signal(struct agent *a, int sig)
+{
+	if (a->postmaster)
+		return pg_process_signal(a->postmaster, sig);
+	if (a->adopted_pid > 0 && process_alive(a->adopted_pid))
+		return kill(a->adopted_pid, sig) == 0;
+	return false;
+}
+
+static bool has_postmaster(const struct agent *a)
+{
+	return a->postmaster != NULL || (a->adopted_pid > 0 && process_alive(a->adopted_pid));
 }
 
 void actions_inspect_data_dir(struct agent *a)
@@ -160,8 +197,9 @@ void actions_inspect_data_dir(struct agent *a)
 		agent_set_pg_state(a, HA_PG_UNKNOWN);
 		return;
 	}
-	if (postmaster_running_elsewhere(a)) {
-		/* Left running by an earlier agent: the monitor adopts it. */
+	if ((a->adopted_pid = postmaster_elsewhere(a)) > 0) {
+		/* Left running by an earlier agent: the monitor adopts it, and
+		 * actions_watch_adopted() notices when it is gone. */
 		log_info("pg.found_running", LF_STR("data_dir", a->pg.data_dir));
 		agent_set_pg_state(a, HA_PG_STARTING);
 		pg_monitor_wake(a->monitor);
@@ -185,12 +223,28 @@ static void reinitialize_stopped(struct agent *a);
 static void restart_stopped(struct agent *a);
 static void restart_finish(struct agent *a, bool ok);
 
+static void postmaster_exited(struct agent *a, int exit_code, int signal_number);
+
 static void postmaster_done(void *arg, const struct pg_process_result *result)
 {
 	struct agent *a = arg;
+	a->postmaster = NULL;
+	postmaster_exited(a, result->exit_code, result->signal);
+}
+
+void actions_watch_adopted(struct agent *a)
+{
+	if (a->postmaster || a->adopted_pid <= 0 || process_alive(a->adopted_pid))
+		return;
+	log_info("pg.adopted_exited", LF_INT("pid", a->adopted_pid));
+	a->adopted_pid = 0;
+	postmaster_exited(a, -1, 0);
+}
+
+static void postmaster_exited(struct agent *a, int exit_code, int signal_number)
+{
 	bool asked = a->stopping;
 
-	a->postmaster = NULL;
 	a->stopping = false;
 	a->monitor_connected = false;
 	if (asked && !a->restarting)
@@ -198,12 +252,12 @@ static void postmaster_done(void *arg, const struct pg_process_result *result)
 	if (asked) {
 		agent_set_pg_state(a, HA_PG_STOPPED);
 	} else if (a->pg_state == HA_PG_STARTING) {
-		log_error("pg.start_failed", LF_INT("exit_code", result->exit_code),
-			  LF_INT("signal", result->signal));
+		log_error("pg.start_failed", LF_INT("exit_code", exit_code),
+			  LF_INT("signal", signal_number));
 		agent_set_pg_state(a, HA_PG_START_FAILED);
 	} else {
-		log_error("pg.crashed", LF_INT("exit_code", result->exit_code),
-			  LF_INT("signal", result->signal));
+		log_error("pg.crashed", LF_INT("exit_code", exit_code),
+			  LF_INT("signal", signal_number));
 		agent_set_pg_state(a, HA_PG_CRASHED);
 	}
 	if (a->action == HA_DEMOTE) {
@@ -284,7 +338,7 @@ static void switchover(struct agent *a)
 
 static void switchover_stop(struct agent *a)
 {
-	if (!a->postmaster || !pg_process_signal(a->postmaster, SIGINT)) {
+	if (!postmaster_signal(a, SIGINT)) {
 		finish_action(a, false, "PostgreSQL is not our running child: cannot stop it");
 		return;
 	}
@@ -699,9 +753,15 @@ static void demote(struct agent *a)
 {
 	if (a->job)
 		pg_process_cancel(a->job);
-	if (!a->postmaster || !pg_process_signal(a->postmaster, SIGQUIT)) {
+	if (!postmaster_signal(a, SIGQUIT)) {
 		if (dcs_holds_lock(a->dcs))
 			dcs_release_leadership(a->dcs);
+		/* Nothing to stop: asking again at once would only spin (and
+		 * starve the loop); the monitor and the data directory decide
+		 * in a moment whether PostgreSQL really runs. */
+		a->demote_blocked_until_ms = now_ms() + 1000;
+		if (a->monitor_connected)
+			actions_inspect_data_dir(a);
 		finish_action(a, true, "PostgreSQL is not running");
 		return;
 	}
@@ -717,8 +777,7 @@ static void follow(struct agent *a, const struct ha_decision *d, const struct dc
 		return;
 	}
 	/* primary_conninfo is reloadable since PostgreSQL 13. */
-	if (!write_configuration(a, conninfo, true) || !a->postmaster ||
-	    !pg_process_signal(a->postmaster, SIGHUP)) {
+	if (!write_configuration(a, conninfo, true) || !postmaster_signal(a, SIGHUP)) {
 		finish_action(a, false, "cannot re-point the replica");
 		return;
 	}
@@ -757,10 +816,10 @@ static void reinitialize_stopped(struct agent *a)
 static void reinitialize(struct agent *a, const struct ha_decision *d)
 {
 	snprintf(a->reinitialize_from, sizeof(a->reinitialize_from), "%s", d->target ? d->target : "");
-	if (a->postmaster) {
-		/* Carried on in postmaster_done() once it stopped. */
+	if (has_postmaster(a)) {
+		/* Carried on in postmaster_exited() once it stopped. */
 		a->stopping = true;
-		pg_process_signal(a->postmaster, SIGINT);
+		postmaster_signal(a, SIGINT);
 		agent_set_pg_state(a, HA_PG_STOPPING);
 		return;
 	}
@@ -863,10 +922,10 @@ static void rewind_from(struct agent *a, const struct ha_decision *d, const stru
 		finish_action(a, false, "the leader publishes no usable conn_url");
 		return;
 	}
-	if (a->postmaster) {
+	if (has_postmaster(a)) {
 		/* Running: stop it first; the policy asks again once stopped. */
 		a->stopping = true;
-		pg_process_signal(a->postmaster, SIGINT);
+		postmaster_signal(a, SIGINT);
 		agent_set_pg_state(a, HA_PG_STOPPING);
 		finish_action(a, true, "stopping before the rewind");
 		return;
@@ -1147,7 +1206,7 @@ static void restart_stopped(struct agent *a)
 
 bool actions_restart(struct agent *a, void (*done)(void *arg, bool ok), void *arg)
 {
-	if (a->restarting || a->action != HA_NOTHING || !a->postmaster ||
+	if (a->restarting || a->action != HA_NOTHING || !has_postmaster(a) ||
 	    a->pg_state != HA_PG_RUNNING)
 		return false;
 	a->restarting = true;
@@ -1156,7 +1215,7 @@ bool actions_restart(struct agent *a, void (*done)(void *arg, bool ok), void *ar
 	a->pending_restart = false;
 	log_info("pg.stopping", LF_STR("mode", "fast"), LF_STR("reason", "restart"));
 	a->stopping = true;
-	if (!pg_process_signal(a->postmaster, SIGINT)) {
+	if (!postmaster_signal(a, SIGINT)) {
 		a->stopping = false;
 		a->restarting = false;
 		return false;
@@ -1195,8 +1254,8 @@ bool actions_set_synchronous_standbys(struct agent *a, const struct sync_decisio
 				a->n_sync_configured++;
 		(void) sync_standby_names(d, names, sizeof(names));
 	}
-	if (!a->postmaster || !write_configuration(a, NULL, false) ||
-	    !pg_process_signal(a->postmaster, SIGHUP))
+	if (!has_postmaster(a) || !write_configuration(a, NULL, false) ||
+	    !postmaster_signal(a, SIGHUP))
 		return false;
 	log_info("pg.synchronous_standby_names", LF_STR("value", d ? names : "(not managed)"));
 	pg_monitor_refresh(a->monitor);
@@ -1257,7 +1316,7 @@ void actions_check_pending_restart(struct agent *a)
 	char **argv;
 
 	a->pending_restart_check_at_ms = 0;
-	if (a->settings_job || !a->postmaster || a->pg_state != HA_PG_RUNNING)
+	if (a->settings_job || !has_postmaster(a) || a->pg_state != HA_PG_RUNNING)
 		return;
 	argv = psql_argv(a, "SELECT name || '|' || setting FROM pg_catalog.pg_settings"
 			    " WHERE pending_restart ORDER BY name", false);
@@ -1291,14 +1350,14 @@ void actions_apply_parameters(struct agent *a)
 	if (a->applied_parameters && json_equal(a->applied_parameters, wanted))
 		return;
 	/* Tried again at the next change or tick until PostgreSQL runs steady. */
-	if (!a->postmaster || a->pg_state != HA_PG_RUNNING || !a->monitor_connected ||
+	if (!has_postmaster(a) || a->pg_state != HA_PG_RUNNING || !a->monitor_connected ||
 	    a->action != HA_NOTHING || a->restarting || a->stopping)
 		return;
 	if (a->last_status.in_recovery && a->following[0] &&
 	    source_conninfo(a, dcs_cluster(a->dcs), a->following, conninfo, sizeof(conninfo)))
 		primary_conninfo = conninfo;
 	if (!write_configuration(a, primary_conninfo, a->last_status.in_recovery) ||
-	    !pg_process_signal(a->postmaster, SIGHUP))
+	    !postmaster_signal(a, SIGHUP))
 		return;
 	log_info("pg.reloaded", LF_STR("reason", "postgresql.parameters changed"));
 	callbacks_reloaded(a);
@@ -1460,7 +1519,7 @@ void actions_shutdown(struct agent *a)
 		a->job = NULL;
 	}
 	/* before_stop runs first, bounded: the handover waits for it. */
-	if (a->postmaster && run_before_stop(a))
+	if (has_postmaster(a) && run_before_stop(a))
 		while (a->job && now_ms() < deadline)
 			event_base_loop(a->base, EVLOOP_ONCE);
 	if (a->slot_job) {
@@ -1480,11 +1539,20 @@ void actions_shutdown(struct agent *a)
 	a->slots_running = a->slots_applied = NULL;
 	/* Fast shutdown (SIGINT), and run the loop until the postmaster's exit
 	 * is reported: the lock is released only after. */
-	if (a->postmaster && pg_process_signal(a->postmaster, SIGINT)) {
+	if (has_postmaster(a) && postmaster_signal(a, SIGINT)) {
 		a->stopping = true;
 		log_info("pg.stopping", LF_STR("mode", "fast"));
-		while (a->postmaster && now_ms() < deadline)
-			event_base_loop(a->base, EVLOOP_ONCE);
+		while ((a->postmaster || a->adopted_pid > 0) && now_ms() < deadline) {
+			/* An adopted postmaster is no child of ours: poll for it. */
+			if (!a->postmaster) {
+				struct timeval poll = { 0, 50 * 1000 };
+				event_base_loopexit(a->base, &poll);
+				event_base_loop(a->base, 0);
+				actions_watch_adopted(a);
+			} else {
+				event_base_loop(a->base, EVLOOP_ONCE);
+			}
+		}
 	}
 	if (a->postmaster) {
 		pg_process_abandon(a->postmaster);

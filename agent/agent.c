@@ -202,6 +202,7 @@ static void gather_facts(const struct agent *a, const struct dcs_cluster *cluste
 	f->loop_wait_s = dynamic ? dynamic->loop_wait : a->config->dcs.loop_wait;
 	f->synchronous_mode = synchronous_mode_active(cluster);
 	f->promotion_backoff = f->now_ms < a->promotion_backoff_until_ms;
+	f->just_started = f->now_ms - a->started_at_ms < config_session_timeout_ms(a->config);
 	f->synchronous = cluster->sync && (strcmp(cluster->sync->leader, a->config->name) == 0 ||
 					   named_in(cluster->sync, a->config->name));
 	if (cluster->failover) {
@@ -419,6 +420,8 @@ static void evaluate(struct agent *a)
 		return;	/* one action at a time; only fencing interrupts */
 	if (now_ms() < a->retry_after_ms && decision.action != HA_DEMOTE)
 		return;
+	if (decision.action == HA_DEMOTE && now_ms() < a->demote_blocked_until_ms)
+		return;
 	if (decision.action == HA_BOOTSTRAP && now_ms() < a->bootstrap_blocked_until_ms)
 		return;
 	/* Failing over after a crash means another member takes over: do not
@@ -445,6 +448,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct agent *a = arg;
 	if (a->monitor)
 		pg_monitor_refresh(a->monitor);
+	actions_watch_adopted(a);
 	if (a->pending_restart_check_at_ms && now_ms() >= a->pending_restart_check_at_ms)
 		actions_check_pending_restart(a);
 	if (a->scheduled_restart)
@@ -659,7 +663,8 @@ static void on_pg_lost(void *arg, const char *reason)
 	a->monitor_connected = false;
 	/* Our own postmaster's exit is reported by its process; one we did
 	 * not start (found running) is looked at again. */
-	if (!a->postmaster && !a->stopping)
+	actions_watch_adopted(a);
+	if (!a->postmaster && !a->stopping && a->adopted_pid <= 0)
 		actions_inspect_data_dir(a);
 	agent_publish_status(a);
 	agent_schedule_evaluation(a);
@@ -776,6 +781,7 @@ struct agent *agent_new(struct event_base *base, struct pgherd_config *config,
 	a->base = base;
 	a->config = config;
 	a->config_path = config_path ? strdup(config_path) : NULL;
+	a->started_at_ms = now_ms();
 	a->manages_postgresql = config->postgresql.data_dir != NULL;
 	a->status_written_lsn = -1;
 	event_assign(&a->evaluate_event, base, -1, 0, evaluate_cb, a);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <event2/event_struct.h>
 
@@ -67,6 +68,9 @@ struct agent {
 	struct pg_monitor_status last_status;
 	char following[ZNODE_NAME_MAX + 1];	/* "" when none */
 	struct pg_process *postmaster;
+	pid_t adopted_pid;		/* a postmaster left running that we adopted, 0 none */
+	int64_t demote_blocked_until_ms;	/* a demote found nothing to stop */
+	int64_t started_at_ms;
 	bool stopping;			/* we asked the postmaster to stop */
 
 	/* The action being carried out. */
@@ -193,6 +197,9 @@ void actions_check_pending_restart(struct agent *agent);
 /* Run a slot script (slots_sync_sql()); on success it becomes
  * agent->slots_applied.  Returns false when it cannot be started. */
 bool actions_sync_slots(struct agent *agent, const char *sql);
+/* An adopted postmaster is not our child: its exit is noticed here (on
+ * each tick and when the monitor loses it), as a child's is by SIGCHLD. */
+void actions_watch_adopted(struct agent *agent);
 /* Look at the data directory (at start and after actions). */
 void actions_inspect_data_dir(struct agent *agent);
 

@@ -641,7 +641,14 @@ static struct ha_decision decide_by_rules(const struct ha_facts *facts)
 		if (lock_is_ours_from_earlier_session(facts))
 			return decided(HA_WAIT, NULL,
 				       "the leader key names me from an earlier session: waiting for the election to reclaim it");
-		/* 2c. */
+		/* 2c. An agent that just started beside a running primary (it
+		 * died, PostgreSQL did not) first reads the cluster: its earlier
+		 * session's lock, if any, still keeps everyone else out, and
+		 * demoting now would force a failover for nothing.  Bounded by
+		 * the session timeout. */
+		if (!facts->dcs_connected && facts->just_started)
+			return decided(HA_WAIT, NULL,
+				       "reading the cluster before deciding about the running primary");
 		if (!facts->dcs_connected)
 			return decided(HA_DEMOTE, NULL,
 				       "demoting self because DCS is not accessible and I was a leader");

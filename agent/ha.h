@@ -165,6 +165,8 @@ struct ha_facts {
 	 * names (and that leader) have every acknowledged commit. */
 	bool synchronous_mode;
 	bool synchronous;		/* we are named in `sync` (or are its leader) */
+	/* The agent started less than a session timeout ago. */
+	bool just_started;
 	/* Our pre_promote refused a promotion less than ttl ago. */
 	bool promotion_backoff;
 	/* A switchover or failover asked for in `failover` (Patroni 2.9). */

@@ -388,20 +388,28 @@ static void lock_delete_done(int rc, const void *data)
 	struct zk_request *r = (struct zk_request *) data;
 	struct election *e = r->owner;
 
-	if (zk_request_current(r, rc))
+	if (zk_request_current(r, rc)) {
+		/* Not deleted (the connection went, ZooKeeper lost its quorum):
+		 * the znode is still ours, and a later read must say so. */
+		if (rc != ZOK && rc != ZNONODE)
+			e->released_czxid = 0;
 		read_leader(e);
+	} else if (rc != ZOK && rc != ZNONODE) {
+		e->released_czxid = 0;
+	}
 	zk_request_free(r);
 }
 
-static void delete_lock(struct election *e)
+/* True when the delete is on its way (its completion reports the end). */
+static bool delete_lock(struct election *e)
 {
 	zhandle_t *zh;
 	struct zk_request *r = begin_request(e, REQUEST_DELETE_LOCK, e->leader_path, &zh);
 
 	if (!r)
-		return;
-	issued(e, r, zoo_adelete(zh, e->leader_path, e->leader_version, lock_delete_done, r),
-	       "delete leader");
+		return false;
+	return issued(e, r, zoo_adelete(zh, e->leader_path, e->leader_version, lock_delete_done, r),
+		      "delete leader");
 }
 
 /* ---- the candidate queue ---------------------------------------------- */
@@ -855,10 +863,13 @@ void election_release(struct election *e)
 	if (!e->holds_lock)
 		return;
 	log_info("leader.released", LF_HEX("session", zk_session_id(e->session)));
-	delete_lock(e);
 	e->holds_lock = false;
-	e->released_czxid = e->leader_czxid;
-	e->leader_present = false;
+	/* Only a delete on its way makes the znode someone else's business:
+	 * unsent (no connection), it is still ours once we are back. */
+	if (delete_lock(e)) {
+		e->released_czxid = e->leader_czxid;
+		e->leader_present = false;
+	}
 	update_leading(e, "released");
 	if (e->candidate)
 		requeue(e);
