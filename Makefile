@@ -10,7 +10,9 @@
 #   make fuzz         build the libFuzzer targets with clang and run each briefly
 #   make test         setup, then all of the above with one closing line (CI)
 #   make demo         setup, build, and run a local cluster (deploy/demo.sh)
+#   make chaos        setup, build, and run the full fault-injection loop (as root)
 #   make docs         regenerate docs/configuration.md from the key table
+#   make bench        pgherd against Patroni, writes docs/benchmarks.md (not in test)
 
 CC      ?= gcc
 BUILD   ?= build
@@ -47,9 +49,13 @@ CTL_LIB    = $(BUILD)/libpgherdctl.a
 UNIT_BIN   = $(UNIT_SRC:%.c=$(BUILD)/%)
 SCEN_BIN   = $(SCEN_SRC:%.c=$(BUILD)/%)
 HARN_OBJ   = $(HARN_SRC:%.c=$(BUILD)/%.o)
+# The chaos suite's engine (test/chaos/ but the runner's main) links into the
+# runner and into its short version, test/scenario/test_chaos.
+CHAOS_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(filter-out test/chaos/chaos.c,$(wildcard test/chaos/*.c)))
+CHAOS      = $(BUILD)/test/chaos/chaos
 
 .PHONY: all setup tests-built check check-unit check-scenario check-asan test demo docs \
-        fuzz fuzz-built clean
+        fuzz fuzz-built clean chaos
 all: $(AGENT) $(CTL)
 
 $(BUILD)/%.o: %.c
@@ -82,6 +88,11 @@ $(BUILD)/test/unit/%: $(BUILD)/test/unit/%.o $(LIB)
 $(BUILD)/test/scenario/%: $(BUILD)/test/scenario/%.o $(HARN_OBJ) $(LIB)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) $(shell pkg-config --libs cmocka) -o $@
 
+$(BUILD)/test/scenario/test_chaos: $(CHAOS_OBJ)
+
+$(CHAOS): $(BUILD)/test/chaos/chaos.o $(CHAOS_OBJ) $(HARN_OBJ) $(LIB)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) $(shell pkg-config --libs cmocka) -o $@
+
 setup:
 	$(Q)scripts/setup.sh
 
@@ -112,6 +123,28 @@ test: setup
 demo: setup
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)deploy/demo.sh
+
+# The full fault-injection loop (docs/chaos.md), as root; e.g.
+# CHAOS_ARGS="--rounds 40 --seed 7".
+chaos: setup
+	$(Q)$(MAKE) --no-print-directory all $(CHAOS)
+	$(Q)$(CHAOS) $(CHAOS_ARGS)
+
+# Benchmarks against Patroni (test/bench/bench.c, about 40 minutes): writes
+# docs/benchmarks.md.  Not part of check or test.  Try it with
+# make bench BENCH_ARGS="--quick --only switchover".
+BENCH      = $(BUILD)/bench
+BENCH_ARGS ?= --out docs/benchmarks.md
+BENCH_OBJ  = $(BUILD)/test/bench/bench.o $(patsubst %.c,$(BUILD)/%.o,$(wildcard test/harness/*.c)) \
+             $(BUILD)/test/scenario/http_client.o
+
+$(BENCH): $(BENCH_OBJ) $(LIB)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+
+.PHONY: bench
+bench: all $(BENCH)
+	$(Q)$(BENCH) $(BENCH_ARGS)
 
 # The key table in agent/config_keys.c is the single source of the
 # configuration reference.
