@@ -26,6 +26,7 @@
 #include "agent/callbacks.h"
 #include "agent/log.h"
 #include "agent/slots.h"
+#include "agent/watchdog.h"
 #include "pg/conf.h"
 
 #define INITDB_DEADLINE_MS (120 * 1000)
@@ -168,6 +169,15 @@ static bool postmaster_signal(struct agent *a, int sig)
 static bool has_postmaster(const struct agent *a)
 {
 	return a->postmaster != NULL || (a->adopted_pid > 0 && process_alive(a->adopted_pid));
+}
+
+pid_t actions_postmaster_pid(const struct agent *a)
+{
+	if (a->postmaster)
+		return pg_process_pid(a->postmaster);
+	if (a->adopted_pid > 0 && process_alive(a->adopted_pid))
+		return a->adopted_pid;
+	return 0;
 }
 
 void actions_inspect_data_dir(struct agent *a)
@@ -1553,6 +1563,15 @@ void actions_shutdown(struct agent *a)
 				event_base_loop(a->base, EVLOOP_ONCE);
 			}
 		}
+	}
+	if (a->watchdog) {
+		pid_t left = actions_postmaster_pid(a);
+		/* Our session, and the lock with it, ends next: a primary that
+		 * would not stop must not outlive it. */
+		if (left > 0 && watchdog_is_armed(a->watchdog))
+			(void) watchdog_arm(a->watchdog, left, now_ms());
+		else if (left <= 0)
+			watchdog_disarm(a->watchdog);
 	}
 	if (a->postmaster) {
 		pg_process_abandon(a->postmaster);

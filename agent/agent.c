@@ -25,6 +25,7 @@
 #include "agent/rest.h"
 #include "agent/slots.h"
 #include "agent/version.h"
+#include "agent/watchdog.h"
 
 #define TICK_MS 1000
 #define LABEL_REMOVAL_WAIT_MS 2000
@@ -199,6 +200,7 @@ static void gather_facts(const struct agent *a, const struct dcs_cluster *cluste
 					     : a->config->dcs.maximum_lag_on_failover;
 	f->primary_start_timeout_s = dynamic ? dynamic->primary_start_timeout : 300;
 	f->paused = dynamic && dynamic->pause;
+	f->watchdog_unavailable = a->config->watchdog.mode == WATCHDOG_MODE_REQUIRED && !a->watchdog;
 	f->loop_wait_s = dynamic ? dynamic->loop_wait : a->config->dcs.loop_wait;
 	f->synchronous_mode = synchronous_mode_active(cluster);
 	f->promotion_backoff = f->now_ms < a->promotion_backoff_until_ms;
@@ -577,6 +579,60 @@ static void publish_leader_position(struct agent *a)
 	dcs_write(a->dcs, ZNODE_STATUS, data, NULL, NULL);
 }
 
+/* ---- the watchdog ------------------------------------------------------ */
+
+/*
+ * Armed while we lead and a postmaster runs (a replica holding the lock is
+ * about to be promoted), for halfway between our own fencing and the
+ * earliest moment ZooKeeper may expire our session: when the agent can, it
+ * has stopped PostgreSQL itself by then.  Disarmed once PostgreSQL cannot
+ * take writes (no postmaster; a replica while we do not lead) and in
+ * pause, where the operator has taken over (Patroni disables its watchdog
+ * too).  Otherwise, fenced with PostgreSQL still a primary, the last
+ * deadline stands.  While armed, it is moved on several times per session
+ * timeout, as the lease is renewed.
+ */
+void agent_keep_watchdog(struct agent *a)
+{
+	const struct dcs_cluster *cluster;
+	const struct znode_config *dynamic;
+	pid_t pid;
+
+	if (!a->watchdog)
+		return;
+	cluster = dcs_cluster(a->dcs);
+	dynamic = cluster_config(cluster);
+	pid = actions_postmaster_pid(a);
+	if (pid <= 0 || (dynamic && dynamic->pause)) {
+		watchdog_disarm(a->watchdog);
+	} else if (dcs_is_leader(a->dcs)) {
+		int64_t expires = dcs_lease_deadline_ms(a->dcs);
+		int64_t fence_at = dcs_fence_at_ms(a->dcs);
+		if (expires > 0 && !watchdog_arm(a->watchdog, pid, fence_at + (expires - fence_at) / 2) &&
+		    a->config->watchdog.mode == WATCHDOG_MODE_REQUIRED)
+			log_error("watchdog.required_unavailable",
+				  LF_STR("detail", "the lock will not be taken again while it cannot be armed"));
+	} else if (a->monitor_connected && a->last_status.in_recovery) {
+		watchdog_disarm(a->watchdog);
+	}
+	if (watchdog_is_armed(a->watchdog)) {
+		int interval = cluster->session_timeout_ms / 8;
+		struct timeval tv;
+
+		interval = interval < 50 ? 50 : interval > 500 ? 500 : interval;
+		tv.tv_sec = interval / 1000;
+		tv.tv_usec = (interval % 1000) * 1000;
+		evtimer_add(&a->watchdog_timer, &tv);
+	}
+}
+
+static void watchdog_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void) fd;
+	(void) what;
+	agent_keep_watchdog(arg);
+}
+
 /* ---- callbacks ---------------------------------------------------------- */
 
 static bool on_may_take_lock(void *arg, const struct dcs_cluster *cluster)
@@ -606,6 +662,7 @@ static void on_leadership_changed(void *arg, bool leader)
 	if (!a->manages_postgresql)
 		return;
 	agent_publish_status(a);	/* the pod's role label follows the lock */
+	agent_keep_watchdog(a);
 	actions_on_leadership(a);
 	agent_schedule_evaluation(a);
 }
@@ -649,6 +706,8 @@ static void on_pg_status(void *arg, const struct pg_monitor_status *status)
 	if (a->pg_state != HA_PG_RUNNING)
 		agent_set_pg_state(a, HA_PG_RUNNING);
 	callbacks_status(a, status->in_recovery);
+	if (changed)
+		agent_keep_watchdog(a);
 	agent_publish_status(a);
 	publish_leader_position(a);
 	actions_on_status(a);
@@ -666,6 +725,7 @@ static void on_pg_lost(void *arg, const char *reason)
 	actions_watch_adopted(a);
 	if (!a->postmaster && !a->stopping && a->adopted_pid <= 0)
 		actions_inspect_data_dir(a);
+	agent_keep_watchdog(a);
 	agent_publish_status(a);
 	agent_schedule_evaluation(a);
 }
@@ -786,6 +846,7 @@ struct agent *agent_new(struct event_base *base, struct pgherd_config *config,
 	a->status_written_lsn = -1;
 	event_assign(&a->evaluate_event, base, -1, 0, evaluate_cb, a);
 	event_assign(&a->tick, base, -1, EV_PERSIST, tick_cb, a);
+	evtimer_assign(&a->watchdog_timer, base, watchdog_timer_cb, a);
 	if (!build_status(a)) {
 		log_error("agent.out_of_memory", LF_STR("context", "member status"));
 		agent_free(a);
@@ -794,6 +855,11 @@ struct agent *agent_new(struct event_base *base, struct pgherd_config *config,
 	if (a->manages_postgresql && !setup_postgresql(a)) {
 		agent_free(a);
 		return NULL;
+	}
+	if (a->manages_postgresql && config->watchdog.mode != WATCHDOG_MODE_OFF) {
+		char pid_file[AGENT_PATH_MAX + 16];
+		snprintf(pid_file, sizeof(pid_file), "%s/watchdog.pid", a->runtime_dir);
+		a->watchdog = watchdog_new(pid_file);
 	}
 	if (!a->manages_postgresql)
 		log_warning("agent.coordination_only",
@@ -840,6 +906,9 @@ void agent_free(struct agent *a)
 	 * our primary still accepts writes would let a second one start. */
 	if (a->manages_postgresql)
 		actions_shutdown(a);
+	event_del(&a->watchdog_timer);
+	watchdog_free(a->watchdog);
+	a->watchdog = NULL;
 	pg_monitor_free(a->monitor);
 	a->monitor = NULL;
 	dcs_free(a->dcs);

@@ -36,6 +36,7 @@ enum bootstrap_step {
 
 struct rest_server;
 struct kubernetes_labeler;
+struct watchdog;
 
 struct agent {
 	struct event_base *base;
@@ -132,6 +133,10 @@ struct agent {
 	char *config_path;		/* re-read on SIGHUP and POST /reload; NULL: environment */
 	struct rest_server *rest;
 	struct kubernetes_labeler *labeler;	/* NULL: not labelling pods */
+	/* Kills PostgreSQL if the lease runs out while it may take writes
+	 * (agent/watchdog.h); NULL when off or it could not start. */
+	struct watchdog *watchdog;
+	struct event watchdog_timer;
 
 	/* Synchronous mode (agent/sync.h): what we last wrote to
 	 * synchronous_standby_names; sync_configured_set false: nothing. */
@@ -167,6 +172,9 @@ void agent_schedule_evaluation(struct agent *agent);
 void agent_set_pg_state(struct agent *agent, enum ha_pg_state state);
 /* Re-publish members/<name> from what we know now. */
 void agent_publish_status(struct agent *agent);
+/* Tell the watchdog the lease deadline, or that PostgreSQL cannot take
+ * writes any more (agent.c has the rule).  Called whenever either moves. */
+void agent_keep_watchdog(struct agent *agent);
 
 /* actions.c */
 bool actions_init(struct agent *agent);
@@ -200,6 +208,8 @@ bool actions_sync_slots(struct agent *agent, const char *sql);
 /* An adopted postmaster is not our child: its exit is noticed here (on
  * each tick and when the monitor loses it), as a child's is by SIGCHLD. */
 void actions_watch_adopted(struct agent *agent);
+/* The running postmaster's pid, our child's or the adopted one's; 0 none. */
+pid_t actions_postmaster_pid(const struct agent *agent);
 /* Look at the data directory (at start and after actions). */
 void actions_inspect_data_dir(struct agent *agent);
 

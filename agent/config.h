@@ -27,6 +27,12 @@ struct config_auth {
 	char *password;
 };
 
+enum watchdog_mode {
+	WATCHDOG_MODE_AUTOMATIC = 0,	/* use it; lead without it if it cannot start */
+	WATCHDOG_MODE_OFF,
+	WATCHDOG_MODE_REQUIRED,		/* never lead without it */
+};
+
 struct pgherd_config {
 	char *scope;     /* required; never contains '/' */
 	char *namespace; /* default "/service"; normalised: leading '/', no trailing '/', no "//";
@@ -96,6 +102,11 @@ struct pgherd_config {
 		char *post_bootstrap;
 	} bootstrap;
 	json_t *tags;
+	/* watchdog: Patroni's section; pgherd's watchdog is a process
+	 * (agent/watchdog.h), not a device. */
+	struct {
+		enum watchdog_mode mode;   /* default automatic */
+	} watchdog;
 	struct {
 		enum log_level level;   /* default INFO */
 		enum log_format format; /* default plain */

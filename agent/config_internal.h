@@ -30,6 +30,7 @@ enum config_value_type {
 	CONFIG_TYPE_OBJECT,       /* any mapping, kept as a JSON object */
 	CONFIG_TYPE_LOG_LEVEL,
 	CONFIG_TYPE_LOG_FORMAT,   /* plain or json; a Patroni "%(...)" string is ignored */
+	CONFIG_TYPE_WATCHDOG_MODE, /* off, automatic or required (Patroni's spellings) */
 };
 
 enum config_key_kind {

@@ -84,7 +84,16 @@ const struct config_key config_keys[] = {
 	PATRONI_ONLY("ctl.certfile"),
 	PATRONI_ONLY("ctl.keyfile"),
 	PATRONI_ONLY("ctl.keyfile_password"),
-	PATRONI_ONLY("watchdog"),
+	{ .path = "watchdog.mode", .type = CONFIG_TYPE_WATCHDOG_MODE, .offset = FIELD(watchdog.mode),
+	  .default_value = "automatic", .environment = "WATCHDOG_MODE",
+	  .description = "The watchdog process kills PostgreSQL when the leader's ZooKeeper lease "
+			 "runs out and the agent has not stopped it (frozen, killed, stuck): "
+			 "`automatic` uses it, `required` also never leads without it, `off` "
+			 "does without. It needs no device (docs/watchdog.md)." },
+	PATRONI_ONLY_HINT("watchdog.device", "pgherd's watchdog is a process and needs no device"),
+	PATRONI_ONLY_HINT("watchdog.driver", "pgherd's watchdog is a process and needs no device"),
+	PATRONI_ONLY_HINT("watchdog.safety_margin",
+			  "pgherd's watchdog fires from the ZooKeeper lease (docs/watchdog.md)"),
 	PATRONI_ONLY("citus"),
 	PATRONI_ONLY_HINT("etcd", "pgherd uses ZooKeeper only"),
 	PATRONI_ONLY_HINT("etcd3", "pgherd uses ZooKeeper only"),
@@ -434,6 +443,7 @@ const char *config_value_type_name(enum config_value_type type)
 	case CONFIG_TYPE_OBJECT: return "map";
 	case CONFIG_TYPE_LOG_LEVEL: return "log level";
 	case CONFIG_TYPE_LOG_FORMAT: return "plain or json";
+	case CONFIG_TYPE_WATCHDOG_MODE: return "off, automatic or required";
 	}
 	return "?";
 }

@@ -49,6 +49,7 @@ union parsed_value {
 	json_t *object;
 	enum log_level level;
 	enum log_format format;
+	enum watchdog_mode watchdog_mode;
 };
 
 enum parse_result {
@@ -477,6 +478,36 @@ static enum parse_result parse_log_level(const struct value_context *value,
 	return PARSE_OK;
 }
 
+/* Patroni's parse_mode(): YAML's `off` is a boolean there, and the short
+ * spellings are accepted.  Patroni disables the watchdog on anything else;
+ * pgherd says what is wrong instead, since the mode is a safety setting. */
+static enum parse_result parse_watchdog_mode(const struct value_context *value,
+					     const yaml_node_t *node, union parsed_value *out)
+{
+	static const struct {
+		const char *word;
+		enum watchdog_mode mode;
+	} words[] = {
+		{ "off", WATCHDOG_MODE_OFF },		{ "false", WATCHDOG_MODE_OFF },
+		{ "no", WATCHDOG_MODE_OFF },		{ "disable", WATCHDOG_MODE_OFF },
+		{ "disabled", WATCHDOG_MODE_OFF },	{ "automatic", WATCHDOG_MODE_AUTOMATIC },
+		{ "auto", WATCHDOG_MODE_AUTOMATIC },	{ "required", WATCHDOG_MODE_REQUIRED },
+		{ "require", WATCHDOG_MODE_REQUIRED },
+	};
+	const char *expected = "off, automatic or required";
+	const char *text = required_text(value, node, expected);
+
+	if (text == NULL)
+		return PARSE_INVALID;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (strcasecmp(text, words[i].word) == 0) {
+			out->watchdog_mode = words[i].mode;
+			return PARSE_OK;
+		}
+	}
+	return report_expected(value, node, expected);
+}
+
 static enum parse_result parse_log_format(const struct value_context *value,
 					  const yaml_node_t *node, union parsed_value *out)
 {
@@ -852,6 +883,7 @@ static enum parse_result parse_value(const struct value_context *value, yaml_nod
 	case CONFIG_TYPE_OBJECT: return parse_object(value, node, out);
 	case CONFIG_TYPE_LOG_LEVEL: return parse_log_level(value, node, out);
 	case CONFIG_TYPE_LOG_FORMAT: return parse_log_format(value, node, out);
+	case CONFIG_TYPE_WATCHDOG_MODE: return parse_watchdog_mode(value, node, out);
 	}
 	return PARSE_INVALID;
 }
@@ -910,6 +942,9 @@ static void store_value(const struct config_key *row, struct pgherd_config *conf
 	case CONFIG_TYPE_OBJECT: *(json_t **) field = value->object; break;
 	case CONFIG_TYPE_LOG_LEVEL: *(enum log_level *) field = value->level; break;
 	case CONFIG_TYPE_LOG_FORMAT: *(enum log_format *) field = value->format; break;
+	case CONFIG_TYPE_WATCHDOG_MODE:
+		*(enum watchdog_mode *) field = value->watchdog_mode;
+		break;
 	}
 }
 

@@ -269,6 +269,13 @@ bool ha_may_take_lock(const struct ha_facts *facts, char *reason, size_t reason_
 		write_reason(reason, reason_size, "I am not allowed to become the leader (nofailover)");
 		return false;
 	}
+	/* Patroni 2.3 step 6, before step 3: not even a running primary may
+	 * lead without the watchdog it requires. */
+	if (facts->watchdog_unavailable) {
+		write_reason(reason, reason_size,
+		    "the watchdog is required and not running: I may not lead");
+		return false;
+	}
 	/* Patroni 2.3 step 1. */
 	if (facts->promotion_backoff) {
 		write_reason(reason, reason_size,

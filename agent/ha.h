@@ -167,6 +167,9 @@ struct ha_facts {
 	bool synchronous;		/* we are named in `sync` (or are its leader) */
 	/* The agent started less than a session timeout ago. */
 	bool just_started;
+	/* watchdog.mode is `required` and the watchdog process is not
+	 * running. */
+	bool watchdog_unavailable;
 	/* Our pre_promote refused a promotion less than ttl ago. */
 	bool promotion_backoff;
 	/* A switchover or failover asked for in `failover` (Patroni 2.9). */

@@ -691,6 +691,16 @@ bool dcs_holds_lock(const struct dcs *d)
 	return election_holds_lock(d->election);
 }
 
+int64_t dcs_lease_deadline_ms(const struct dcs *d)
+{
+	return election_lease_deadline_ms(d->election);
+}
+
+int64_t dcs_fence_at_ms(const struct dcs *d)
+{
+	return election_fence_at_ms(d->election);
+}
+
 const struct dcs_cluster *dcs_cluster(const struct dcs *dcs)
 {
 	struct dcs *d = (struct dcs *) dcs;

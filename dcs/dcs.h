@@ -133,6 +133,12 @@ bool dcs_is_leader(const struct dcs *dcs);
 /* The leader znode is ours in this session even if the lease ran out: with
  * dcs_is_leader() false, we are fenced. */
 bool dcs_holds_lock(const struct dcs *dcs);
+/* While we hold the lock: the earliest moment ZooKeeper may expire our
+ * session and hand the lock to another member (CLOCK_MONOTONIC ms), and the
+ * moment, a margin before it, when we stop leading (leader.fenced).  0 when
+ * we hold no lock. */
+int64_t dcs_lease_deadline_ms(const struct dcs *dcs);
+int64_t dcs_fence_at_ms(const struct dcs *dcs);
 const struct dcs_cluster *dcs_cluster(const struct dcs *dcs);
 const char *dcs_base_path(const struct dcs *dcs);
 

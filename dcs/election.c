@@ -891,6 +891,17 @@ bool election_is_leader(const struct election *e)
 	return e->leading && e->holds_lock && lease_valid(e);
 }
 
+int64_t election_lease_deadline_ms(const struct election *e)
+{
+	return e->holds_lock ? zk_session_lease_deadline_ms(e->session) : 0;
+}
+
+int64_t election_fence_at_ms(const struct election *e)
+{
+	int64_t deadline = election_lease_deadline_ms(e);
+	return deadline ? deadline - fence_margin_ms(e) : 0;
+}
+
 bool election_leader_known(const struct election *e)
 {
 	return e->leader_known;

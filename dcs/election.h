@@ -60,6 +60,12 @@ bool election_is_leader(const struct election *election);
 /* The leader znode is ours, owned by this session, lease or not (with
  * election_is_leader() false: fenced). */
 bool election_holds_lock(const struct election *election);
+/* While we hold the lock: the earliest moment the server may expire our
+ * session, and with it the lock (monotonic ms); 0 when we hold no lock or
+ * nothing confirmed the lease yet.  election_fence_at_ms() is when we stop
+ * leading, a safety margin before that. */
+int64_t election_lease_deadline_ms(const struct election *election);
+int64_t election_fence_at_ms(const struct election *election);
 /* The leader znode has been read in this session. */
 bool election_leader_known(const struct election *election);
 /* Name in the leader znode, or NULL when there is none (or not known yet). */

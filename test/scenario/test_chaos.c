@@ -31,10 +31,8 @@ static const struct {
 	enum chaos_fault fault;
 	const char *finding;
 } known[] = {
-	/* F1, F2, F4 and F6 were fixed in the agent (docs/chaos.md). */
+	/* F1, F2, F3, F4 and F6 were fixed in the agent (docs/chaos.md). */
 	{ CHAOS_RESTART_MID_FAILOVER, "a member killed during its promotion may need a fresh clone" },
-	{ CHAOS_STOP_PRIMARY_AGENT, "F3: a frozen agent cannot stop its PostgreSQL (no watchdog); "
-				    "F5: a replica that streamed past the new leader's fork is never rewound" },
 };
 
 static struct chaos *chaos;

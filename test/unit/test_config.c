@@ -190,6 +190,7 @@ static void test_patroni_example_validates_with_warnings_only(void **state)
 	assert_int_equal(json_object_size(config->tags), 4);
 	assert_int_equal(config->log.level, LOG_LEVEL_INFO);
 	assert_int_equal(config->log.format, LOG_FORMAT_PLAIN);
+	assert_int_equal(config->watchdog.mode, WATCHDOG_MODE_AUTOMATIC);
 	release(&result);
 	free(path);
 }
@@ -334,6 +335,9 @@ static void test_wrong_types_and_ranges_are_errors(void **state)
 		  "test.yml:6: error: log.type: expected plain or json, got \"xml\"" },
 		{ "log format", MINIMAL "log: {format: xml}\n",
 		  "test.yml:5: error: log.format: expected plain or json, got \"xml\"" },
+		{ "watchdog mode", MINIMAL "watchdog:\n  mode: sometimes\n",
+		  "test.yml:6: error: watchdog.mode: expected off, automatic or required, got "
+		  "\"sometimes\"" },
 		{ "known tag type", MINIMAL "tags:\n  nofailover: maybe\n",
 		  "test.yml:6: error: tags.nofailover: expected a boolean (true or false), got "
 		  "\"maybe\"" },
@@ -613,8 +617,9 @@ static void test_unsupported_and_unknown_keys_are_warnings(void **state)
 		{ "local ttl", MINIMAL "ttl: 30\n",
 		  "test.yml:5: warning: ttl: not supported by pgherd yet; ignored (Patroni reads "
 		  "it only from the DCS: set bootstrap.dcs.ttl)", 1 },
-		{ "watchdog", MINIMAL "watchdog:\n  mode: off\n",
-		  "test.yml:5: warning: watchdog: not supported by pgherd yet; ignored", 1 },
+		{ "watchdog device", MINIMAL "watchdog:\n  mode: required\n  device: /dev/watchdog\n",
+		  "test.yml:7: warning: watchdog.device: not supported by pgherd yet; ignored "
+		  "(pgherd's watchdog is a process and needs no device)", 1 },
 		{ "duplicate key", MINIMAL "log:\n  level: DEBUG\n  level: ERROR\n",
 		  "test.yml:7: warning: log.level: duplicate key; the last value is used", 1 },
 		{ "Patroni log format string",
@@ -908,6 +913,31 @@ static void test_log_levels_are_case_insensitive(void **state)
 		load_yaml(&result, yaml, NULL);
 		assert_true(result.ok);
 		assert_int_equal(result.config->log.level, cases[i].expected);
+		release(&result);
+	}
+}
+
+/* Patroni's parse_mode() spellings; YAML's `off` is a string here. */
+static void test_watchdog_modes_in_patroni_spellings(void **state)
+{
+	(void) state;
+	static const struct {
+		const char *mode;
+		enum watchdog_mode expected;
+	} cases[] = {
+		{ "off", WATCHDOG_MODE_OFF },		{ "false", WATCHDOG_MODE_OFF },
+		{ "disabled", WATCHDOG_MODE_OFF },	{ "automatic", WATCHDOG_MODE_AUTOMATIC },
+		{ "auto", WATCHDOG_MODE_AUTOMATIC },	{ "Required", WATCHDOG_MODE_REQUIRED },
+		{ "require", WATCHDOG_MODE_REQUIRED },
+	};
+
+	for (size_t i = 0; i < ARRAY_LENGTH(cases); i++) {
+		struct load_result result;
+		char yaml[256];
+		snprintf(yaml, sizeof(yaml), MINIMAL "watchdog: {mode: %s}\n", cases[i].mode);
+		load_yaml(&result, yaml, NULL);
+		assert_true(result.ok);
+		assert_int_equal(result.config->watchdog.mode, cases[i].expected);
 		release(&result);
 	}
 }
@@ -1761,6 +1791,7 @@ int main(void)
 		cmocka_unit_test(test_local_use_pg_rewind_overrides_bootstrap_in_any_order),
 		cmocka_unit_test(test_log_format_and_type),
 		cmocka_unit_test(test_log_levels_are_case_insensitive),
+		cmocka_unit_test(test_watchdog_modes_in_patroni_spellings),
 		cmocka_unit_test(test_namespace_is_normalised),
 		cmocka_unit_test(test_session_timeout_computation),
 		cmocka_unit_test(test_environment_precedence),

@@ -767,6 +767,12 @@ static const struct lock_case lock_cases[] = {
 	{ "nofailover", { FIRST_IN_LINE, .nofailover = true }, false, "nofailover" },
 	{ "nofailover, even as a running primary (pgherd: it never queues)",
 	  { FIRST_IN_LINE, .nofailover = true, .pg_role = HA_ROLE_PRIMARY }, false, "nofailover" },
+	/* watchdog.mode: required. */
+	{ "the watchdog required and not running",
+	  { FIRST_IN_LINE, .watchdog_unavailable = true }, false, "the watchdog is required" },
+	{ "the watchdog required and not running, even as a running primary",
+	  { FIRST_IN_LINE, .watchdog_unavailable = true, .pg_role = HA_ROLE_PRIMARY },
+	  false, "the watchdog is required" },
 	/* The data directory must be the cluster's. */
 	{ "another cluster's data", { FIRST_IN_LINE, .system_identifier = OTHER_SYSID },
 	  false, "my system identifier (7300000000000000002) is not the cluster's" },
