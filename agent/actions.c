@@ -1161,7 +1161,7 @@ static void initialize_raced(void *arg, bool ok, bool already_exists)
 
 void actions_on_status(struct agent *a)
 {
-	if (a->restarting && a->pg_state == HA_PG_RUNNING && !a->stopping) {
+	if (a->restarting && !a->leaving_sync && a->pg_state == HA_PG_RUNNING && !a->stopping) {
 		restart_finish(a, true);
 		return;
 	}
@@ -1200,7 +1200,7 @@ static void restart_finish(struct agent *a, bool ok)
 	log_info(ok ? "pg.restarted" : "pg.restart_failed", LF_STR("data_dir", a->pg.data_dir));
 	if (ok)
 		callbacks_restarted(a);
-	agent_publish_status(a);
+	agent_restart_over(a, ok);	/* publishes the status, without nosync */
 	agent_schedule_evaluation(a);
 	if (done)
 		done(arg, ok);
@@ -1214,6 +1214,24 @@ static void restart_stopped(struct agent *a)
 		restart_finish(a, false);
 }
 
+/* The first half of a restart: a fast shutdown. */
+static bool restart_stop(struct agent *a)
+{
+	log_info("pg.stopping", LF_STR("mode", "fast"), LF_STR("reason", "restart"));
+	a->stopping = true;
+	if (!postmaster_signal(a, SIGINT)) {
+		a->stopping = false;
+		return false;
+	}
+	agent_set_pg_state(a, HA_PG_STOPPING);
+	return true;
+}
+
+/*
+ * In synchronous mode a replica first asks to leave sync duty and waits
+ * (agent_leave_sync_before_restart()): the restart is under way (the policy
+ * stands aside, a second request is refused) while PostgreSQL still runs.
+ */
 bool actions_restart(struct agent *a, void (*done)(void *arg, bool ok), void *arg)
 {
 	if (a->restarting || a->action != HA_NOTHING || !has_postmaster(a) ||
@@ -1223,15 +1241,24 @@ bool actions_restart(struct agent *a, void (*done)(void *arg, bool ok), void *ar
 	a->restart_done = done;
 	a->restart_done_arg = arg;
 	a->pending_restart = false;
-	log_info("pg.stopping", LF_STR("mode", "fast"), LF_STR("reason", "restart"));
-	a->stopping = true;
-	if (!postmaster_signal(a, SIGINT)) {
-		a->stopping = false;
+	if (agent_leave_sync_before_restart(a))
+		return true;
+	if (!restart_stop(a)) {
 		a->restarting = false;
+		a->restart_done = NULL;
+		a->restart_done_arg = NULL;
 		return false;
 	}
-	agent_set_pg_state(a, HA_PG_STOPPING);
 	return true;
+}
+
+void actions_restart_released(struct agent *a, bool go_on)
+{
+	if (!a->restarting || !a->leaving_sync)
+		return;
+	a->leaving_sync = false;
+	if (!go_on || !has_postmaster(a) || a->pg_state != HA_PG_RUNNING || !restart_stop(a))
+		restart_finish(a, false);
 }
 
 void actions_cancel_restart_callback(struct agent *a)

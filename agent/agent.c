@@ -387,6 +387,150 @@ static void keep_synchronous_replication(struct agent *a, const struct dcs_clust
 	}
 }
 
+/* ---- leaving sync duty before a restart ----------------------------------- */
+
+/* The tags we publish: the configured ones, plus nosync while a restart
+ * asks to be left out of sync duty.  False when out of memory (the
+ * configured tags are published then). */
+static bool set_published_tags(struct agent *a)
+{
+	json_t *tags = NULL;
+
+	if (a->nosync_for_restart) {
+		tags = json_is_object(a->config->tags) ? json_copy(a->config->tags) : json_object();
+		if (tags && json_object_set_new(tags, "nosync", json_true()) != 0) {
+			json_decref(tags);
+			tags = NULL;
+		}
+		if (!tags)
+			log_error("agent.out_of_memory", LF_STR("context", "member tags"));
+	}
+	json_decref(a->status.tags);
+	a->status.tags = tags ? tags : json_incref(a->config->tags);
+	return tags || !a->nosync_for_restart;
+}
+
+/* Other members the leader could make synchronous instead of us: running
+ * replicas streaming from it, without nosync (agent/sync.c's pick()). */
+static size_t other_sync_candidates(const struct agent *a, const struct dcs_cluster *cluster)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < cluster->member_count; i++) {
+		const struct dcs_member *m = &cluster->members[i];
+		const char *up;
+		if (!m->valid || strcmp(m->name, a->config->name) == 0 ||
+		    (cluster->leader && strcmp(m->name, cluster->leader) == 0))
+			continue;
+		up = upstream_of(cluster, m);
+		if (m->status.state && strcmp(m->status.state, "running") == 0 &&
+		    member_status_role(&m->status) == MEMBER_STATUS_ROLE_REPLICA &&
+		    m->status.replication_state &&
+		    strcmp(m->status.replication_state, "streaming") == 0 &&
+		    !json_is_true(json_object_get(m->status.tags, "nosync")) && up &&
+		    cluster->leader && strcmp(up, cluster->leader) == 0)
+			count++;
+	}
+	return count;
+}
+
+static enum sync_release sync_release_now(const struct agent *a, const struct dcs_cluster *cluster)
+{
+	const struct znode_sync *sync = cluster->sync;
+	struct sync_release_inputs in = {
+		.name = a->config->name,
+		.leader = cluster->leader,
+		.sync_leader = sync ? sync->leader : NULL,
+		.sync_standbys = sync ? (const char *const *) sync->standbys : NULL,
+		.n_sync_standbys = sync ? sync->n_standbys : 0,
+		.node_count = cluster->config ? cluster->config->synchronous_node_count : 1,
+		.n_others = other_sync_candidates(a, cluster),
+	};
+	return sync_release_state(&in);
+}
+
+/*
+ * Patroni's while_not_sync_standby(): in synchronous mode, a replica (not
+ * the lock holder, not tagged nosync already) publishes nosync before its
+ * restart stops PostgreSQL, so that the leader hands sync duty to another
+ * standby first and its commits do not wait meanwhile.  The wait is only a
+ * hint, bounded by 2 x loop_wait as in Patroni: the leader reacts to the
+ * member znode at once, and if it does not, not waiting matters little.
+ */
+bool agent_leave_sync_before_restart(struct agent *a)
+{
+	const struct dcs_cluster *cluster = dcs_cluster(a->dcs);
+	const struct znode_config *dynamic = cluster->config;
+	long long loop_wait = dynamic ? dynamic->loop_wait : a->config->dcs.loop_wait;
+	int64_t timeout_ms = 2 * (loop_wait > 0 ? loop_wait : 1) * 1000;
+
+	if (!cluster->loaded || !dynamic || !dynamic->synchronous_mode || dynamic->standby_cluster ||
+	    dcs_holds_lock(a->dcs) ||
+	    (cluster->leader && strcmp(cluster->leader, a->config->name) == 0) ||
+	    json_is_true(json_object_get(a->config->tags, "nosync")) || !a->monitor_connected ||
+	    !a->last_status.in_recovery)
+		return false;
+	a->nosync_for_restart = true;
+	if (!set_published_tags(a)) {
+		a->nosync_for_restart = false;
+		return false;
+	}
+	a->leaving_sync = true;
+	a->leaving_sync_since_ms = now_ms();
+	a->leaving_sync_deadline_ms = a->leaving_sync_since_ms + timeout_ms;
+	log_info("sync.leaving", LF_STR("reason", "restart"),
+		 LF_BOOL("sync_standby", named_in(cluster->sync, a->config->name)),
+		 LF_INT("timeout_ms", (long long) timeout_ms));
+	agent_publish_status(a);
+	agent_schedule_evaluation(a);
+	return true;
+}
+
+/* While a restart waits to leave sync duty: go on once the view lets it. */
+static void keep_leaving_sync(struct agent *a, const struct dcs_cluster *cluster)
+{
+	enum sync_release state;
+	const char *reason;
+	bool go_on = true;
+
+	if (!a->leaving_sync)
+		return;
+	if (a->action != HA_NOTHING) {
+		reason = "other_action";	/* e.g. a forced reinitialize */
+		go_on = false;
+	} else if (dcs_holds_lock(a->dcs)) {
+		/* We took the lock meanwhile: promote, do not stop PostgreSQL. */
+		reason = "became_leader";
+		go_on = false;
+	} else if (!cluster->connected) {
+		reason = "dcs_unreachable";
+	} else if (cluster->loaded && (!cluster->config || !cluster->config->synchronous_mode)) {
+		reason = "synchronous_mode_off";
+	} else if (cluster->loaded &&
+		   (state = sync_release_now(a, cluster)) != SYNC_RELEASE_WAIT) {
+		reason = sync_release_name(state);
+	} else if (now_ms() >= a->leaving_sync_deadline_ms) {
+		reason = "timed_out";
+	} else {
+		return;
+	}
+	log_write(strcmp(reason, "timed_out") == 0 ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, "sync.left",
+		  LOG_FIELDS(LF_STR("reason", reason), LF_BOOL("restart", go_on),
+			     LF_INT("waited_ms", (long long) (now_ms() - a->leaving_sync_since_ms))));
+	actions_restart_released(a, go_on);
+}
+
+void agent_restart_over(struct agent *a, bool ok)
+{
+	a->leaving_sync = false;
+	if (a->nosync_for_restart) {
+		a->nosync_for_restart = false;
+		set_published_tags(a);
+		log_info("sync.nosync_cleared", LF_BOOL("restarted", ok));
+	}
+	agent_publish_status(a);
+}
+
 /* ---- deciding ---------------------------------------------------------- */
 
 static void evaluate(struct agent *a)
@@ -399,6 +543,7 @@ static void evaluate(struct agent *a)
 
 	if (!a->manages_postgresql || a->shutting_down)
 		return;
+	keep_leaving_sync(a, cluster);
 	gather_facts(a, cluster, &facts, &candidates);
 	decision = ha_decide(&facts);
 	free(candidates);
@@ -1040,8 +1185,7 @@ void agent_reload(struct agent *a)
 	config_free(fresh);
 	log_set_level(c->log.level);
 	log_set_format(c->log.format);
-	json_decref(a->status.tags);
-	a->status.tags = json_incref(c->tags);
+	set_published_tags(a);	/* with nosync while a restart asks for it */
 	/* Rewrite postgresql.conf and pg_hba.conf and reload PostgreSQL. */
 	json_decref(a->applied_parameters);
 	a->applied_parameters = NULL;

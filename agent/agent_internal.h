@@ -100,6 +100,14 @@ struct agent {
 	bool restarting;
 	void (*restart_done)(void *arg, bool ok);
 	void *restart_done_arg;
+	/* Synchronous mode: before a replica's restart stops PostgreSQL, it
+	 * publishes nosync and waits (leaving_sync) until `sync` no longer
+	 * counts on it, or until leaving_sync_deadline_ms.  nosync stays in its
+	 * tags until the restart is over (sync.h, sync_release_state()). */
+	bool leaving_sync;
+	bool nosync_for_restart;
+	int64_t leaving_sync_since_ms;
+	int64_t leaving_sync_deadline_ms;
 	/* Parameters changed that only a restart applies (from pg_settings). */
 	bool pending_restart;
 	json_t *pending_restart_reason;	/* {name: {old_value, new_value}} or NULL */
@@ -175,6 +183,13 @@ void agent_publish_status(struct agent *agent);
 /* Tell the watchdog the lease deadline, or that PostgreSQL cannot take
  * writes any more (agent.c has the rule).  Called whenever either moves. */
 void agent_keep_watchdog(struct agent *agent);
+/* A restart is about to stop PostgreSQL: in synchronous mode a replica
+ * first publishes nosync.  True when it now waits for the leader to let it
+ * go (agent.c then calls actions_restart_released()); false when it need
+ * not wait. */
+bool agent_leave_sync_before_restart(struct agent *agent);
+/* The restart is over: the temporary nosync tag goes. */
+void agent_restart_over(struct agent *agent, bool ok);
 
 /* actions.c */
 bool actions_init(struct agent *agent);
@@ -191,6 +206,9 @@ uint32_t agent_local_timeline(const struct agent *agent);
 /* Restart PostgreSQL in place; done(arg, ok) once it runs again (or
  * failed).  False when it cannot start now (not running, busy). */
 bool actions_restart(struct agent *agent, void (*done)(void *arg, bool ok), void *arg);
+/* The wait of agent_leave_sync_before_restart() is over: stop PostgreSQL
+ * now (go_on), or give the restart up as failed. */
+void actions_restart_released(struct agent *agent, bool go_on);
 /* The caller of actions_restart() went away: do not call it back. */
 void actions_cancel_restart_callback(struct agent *agent);
 /* Rewrite postgresql.conf with the synchronous standbys of `decision`

@@ -330,7 +330,9 @@ const struct config_key config_keys[] = {
 	KNOWN_TAG("clonefrom", CONFIG_TYPE_BOOL, "Offer this member as a source for new replicas."),
 	KNOWN_TAG("replicatefrom", CONFIG_TYPE_NAME,
 		  "Stream from this member instead of the leader."),
-	KNOWN_TAG("nosync", CONFIG_TYPE_BOOL, "Never choose this member as a synchronous standby."),
+	KNOWN_TAG("nosync", CONFIG_TYPE_BOOL,
+		  "Never choose this member as a synchronous standby.  In synchronous mode a replica "
+		  "also publishes it by itself while it restarts."),
 	KNOWN_TAG("nostream", CONFIG_TYPE_BOOL, "Do not stream; replay WAL from the archive only."),
 
 	/* log */

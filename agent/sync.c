@@ -123,6 +123,36 @@ struct sync_decision sync_decide(const struct sync_inputs *in)
 	return step(SYNC_NOTHING, NULL, 0, false);
 }
 
+enum sync_release sync_release_state(const struct sync_release_inputs *in)
+{
+	size_t wanted = in->node_count > 0 ? (size_t) in->node_count : 1;
+
+	if (!in->leader || strcmp(in->leader, in->name) == 0)
+		return SYNC_RELEASE_NO_LEADER;
+	/* `sync` of an earlier leader: the new one starts with no standby. */
+	if (!in->sync_leader || strcmp(in->sync_leader, in->leader) != 0)
+		return SYNC_RELEASE_NO_SYNC;
+	if (listed(in->sync_standbys, in->n_sync_standbys, in->name))
+		return SYNC_RELEASE_WAIT;
+	if (wanted > in->n_others)
+		wanted = in->n_others;
+	if (wanted == 0)
+		return SYNC_RELEASE_NO_OTHER_STANDBY;
+	return in->n_sync_standbys >= wanted ? SYNC_RELEASE_RELEASED : SYNC_RELEASE_WAIT;
+}
+
+const char *sync_release_name(enum sync_release state)
+{
+	switch (state) {
+	case SYNC_RELEASE_WAIT: return "wait";
+	case SYNC_RELEASE_RELEASED: return "released";
+	case SYNC_RELEASE_NO_LEADER: return "no_leader";
+	case SYNC_RELEASE_NO_SYNC: return "no_sync";
+	case SYNC_RELEASE_NO_OTHER_STANDBY: return "no_other_standby";
+	}
+	return "unknown";
+}
+
 bool sync_standby_names(const struct sync_decision *d, char *out, size_t size)
 {
 	struct util_out o = { .buf = out, .size = size };

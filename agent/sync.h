@@ -65,6 +65,44 @@ struct sync_decision {
 
 struct sync_decision sync_decide(const struct sync_inputs *inputs);
 
+/*
+ * The other side: a replica about to restart while it may be a synchronous
+ * standby (Patroni's while_not_sync_standby).  It publishes nosync and
+ * restarts only once the view says the leader no longer counts on it, so
+ * that commits on the primary do not wait for a standby that is down.
+ * Only a hint: the agent also goes on when the wait times out.
+ */
+struct sync_release_inputs {
+	const char *name;		/* this member */
+	const char *leader;		/* the lock holder, NULL when none */
+	/* The `sync` znode: its leader (NULL: absent or "{}") and standbys. */
+	const char *sync_leader;
+	const char *const *sync_standbys;
+	size_t n_sync_standbys;
+	long long node_count;		/* synchronous_node_count, >= 1 */
+	/* Other members the leader could make synchronous instead: running
+	 * replicas streaming from the leader, without nosync. */
+	size_t n_others;
+};
+
+enum sync_release {
+	SYNC_RELEASE_WAIT,		/* still named, or sync duty not handed on yet */
+	SYNC_RELEASE_RELEASED,		/* `sync` names other standbys, not this one */
+	SYNC_RELEASE_NO_LEADER,		/* no leader, or this member leads */
+	SYNC_RELEASE_NO_SYNC,		/* no `sync`, or one of an earlier leader */
+	SYNC_RELEASE_NO_OTHER_STANDBY,	/* not named, and no other member can take over */
+};
+
+/*
+ * Not named in `sync` is not enough: the leader takes a standby out of
+ * `sync` first and names its successor only once PostgreSQL waits for it
+ * (see above), so while `sync` names fewer standbys than the others could
+ * fill (up to node_count), the hand-over is still under way.
+ */
+enum sync_release sync_release_state(const struct sync_release_inputs *inputs);
+/* "wait", "released", "no_leader", "no_sync", "no_other_standby". */
+const char *sync_release_name(enum sync_release state);
+
 /* synchronous_standby_names for a decision: "" (none), "*", or
  * N ("a","b") with N the number of names.  False if it does not fit. */
 bool sync_standby_names(const struct sync_decision *decision, char *out, size_t size);

@@ -36,6 +36,9 @@ struct dcs {
 
 	char *member_data;		/* what members/<name> should hold */
 	char *member_written;		/* what it holds in this session, as far as we know */
+	/* What the create or set in flight writes: member_data may change
+	 * before its answer comes, and is then still to be written. */
+	char *member_sending;
 	bool member_write_in_flight;
 
 	struct dcs_cluster view;
@@ -128,6 +131,14 @@ static bool issue_member_step(struct dcs *d, enum member_step step, int version)
 		zk_request_free(r);
 		return false;
 	}
+	if (step == MEMBER_CREATE || step == MEMBER_SET) {
+		free(d->member_sending);
+		if ((d->member_sending = strdup(data)) == NULL) {
+			log_error("dcs.out_of_memory", LF_STR("context", "member data"));
+			zk_request_free(r);
+			return false;
+		}
+	}
 	switch (step) {
 	case MEMBER_CREATE:
 		rc = zoo_acreate(zh, d->member_path, data, (int) strlen(data), &ZOO_OPEN_ACL_UNSAFE,
@@ -174,7 +185,7 @@ static void member_done(struct dcs *d, struct zk_request *r, int rc, const struc
 	zk_request_free(r);
 	d->member_write_in_flight = false;
 	if ((step == MEMBER_CREATE || step == MEMBER_SET) && rc == ZOK) {
-		member_written(d, d->member_data);
+		member_written(d, d->member_sending);
 		log_debug("dcs.member_written", LF_STR("path", d->member_path));
 		write_member(d);	/* the data may have changed meanwhile */
 		return;
@@ -648,6 +659,7 @@ void dcs_free(struct dcs *d)
 	cluster_cache_free(d->cache);
 	free(d->member_data);
 	free(d->member_written);
+	free(d->member_sending);
 	free(d->member);
 	free(d);
 }

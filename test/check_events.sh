@@ -9,7 +9,7 @@ cd "$top"
 echo "[ RUN      ] events_documented"
 # ctl/ is left out: pgherdctl writes messages for people, not log events, and
 # it names configuration keys ("zookeeper.hosts") that look like events.
-missing=$(grep -rhoE '"(agent|cluster|config|dcs|election|leader|zookeeper|libevent|pg|ha|kubernetes|rest|watchdog)\.[a-z_]+"' agent dcs pg --include='*.c' --exclude='config*.c' |
+missing=$(grep -rhoE '"(agent|cluster|config|dcs|election|leader|zookeeper|libevent|pg|ha|kubernetes|rest|sync|watchdog)\.[a-z_]+"' agent dcs pg --include='*.c' --exclude='config*.c' |
 	tr -d '"' | sort -u | while read -r event; do
 		grep -q "\`$event\`" docs/events.md || echo "$event"
 	done)

@@ -25,6 +25,13 @@ int http_request(int port, const char *method, const char *path, const char *bod
 		 const char *extra_headers, int timeout_ms, struct http_answer *answer);
 void http_answer_clear(struct http_answer *answer);
 
+/* A request in two halves, for a test that acts while the server works
+ * on it: http_send() sends it and returns the socket (-1 on a connection
+ * error); http_receive() reads the answer as http_request() does and
+ * closes the socket (a -1 one gives status 0). */
+int http_send(int port, const char *method, const char *path, const char *body);
+int http_receive(int fd, int timeout_ms, struct http_answer *answer);
+
 /* Send raw bytes as they are (malformed requests) and read the answer. */
 int http_raw(int port, const char *bytes, size_t length, int timeout_ms,
 	     struct http_answer *answer);

@@ -198,6 +198,159 @@ static void test_strict_mode_makes_commits_wait(void **state)
 		fail_msg("a commit was acknowledged with no synchronous standby in strict mode");
 }
 
+/* The tags of a member's znode: 1 with nosync true, 0 without, -1 unreadable. */
+static int member_nosync(const struct cluster *c, int member)
+{
+	char path[128], data[8192];
+	json_error_t error;
+	json_t *status;
+	int nosync;
+
+	snprintf(path, sizeof(path), "%s/members/%s", c->base, c->agent[member].name);
+	if (zk_client_get(c->client, path, data, sizeof(data), NULL) != ZOK ||
+	    !(status = json_loads(data, 0, &error)))
+		return -1;
+	nosync = json_is_true(json_object_get(json_object_get(status, "tags"), "nosync"));
+	json_decref(status);
+	return nosync;
+}
+
+/* One commit on conn, answered within timeout_ms (else cancelled). */
+static bool commit_within(PGconn *conn, int timeout_ms)
+{
+	bool answered = false, ok = true;
+	PGresult *result;
+
+	if (!PQsendQuery(conn, "INSERT INTO probe VALUES (7)"))
+		return false;
+	for (int64_t sent_at = harness_now_ms(); harness_now_ms() - sent_at < timeout_ms;) {
+		if (!PQconsumeInput(conn))
+			return false;
+		if ((answered = !PQisBusy(conn)))
+			break;
+		harness_sleep_ms(2);
+	}
+	if (!answered) {
+		PGcancel *cancel = PQgetCancel(conn);
+		char err[256];
+		if (cancel) {
+			(void) PQcancel(cancel, err, sizeof(err));
+			PQfreeCancel(cancel);
+		}
+	}
+	while ((result = PQgetResult(conn)) != NULL) {
+		ok &= PQresultStatus(result) == PGRES_COMMAND_OK;
+		PQclear(result);
+	}
+	return answered && ok;
+}
+
+/* When a member's log recorded an event (from line `from`, with field =
+ * value), ms since the epoch; fails the test when it did not. */
+static int64_t logged_at(const struct cluster *c, int member, const char *event, const char *field,
+			 const char *value, size_t from)
+{
+	json_t *record = NULL;
+	int64_t at;
+
+	if (!harness_log_wait(c->agent[member].log_path, event, field, value, from, 5000, &record,
+			      NULL))
+		fail_msg("node%d never logged %s %s=%s", member + 1, event, field ? field : "",
+			 value ? value : "");
+	at = test_record_ms(record);
+	json_decref(record);
+	return at;
+}
+
+/*
+ * The synchronous standby asked to restart first asks to leave sync duty
+ * (nosync in its tags, as Patroni's while_not_sync_standby): the leader
+ * names the other replica in `sync` before the standby's PostgreSQL stops,
+ * so commits on the primary do not wait for a standby that is down.
+ */
+static void test_sync_standby_leaves_sync_before_restart(void **state)
+{
+	(void) state;
+	struct cluster c;
+	struct http_answer answer;
+	char before[64], after[64], conninfo[512], handed_over[128];
+	int primary = cluster_start(&c, "syncrestart");
+	int standby = enable_sync(&c, primary, NULL);
+	int other = 3 - primary - standby;
+	int commits_while_down = 0;
+
+	assert_true(cluster_sql(&c, standby, "SELECT pg_postmaster_start_time()::text", before,
+				sizeof(before)));
+	snprintf(conninfo, sizeof(conninfo),
+		 "host=%s/syncrestart/node%d/data.pgherd port=%d user=postgres dbname=postgres",
+		 harness_run_dir(), primary + 1, c.agent[primary].pg_port);
+	PGconn *conn = PQconnectdb(conninfo);
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	assert_true(commit_within(conn, 2000));
+
+	size_t primary_from = test_agent_lines(&c.agent[primary]);
+	size_t standby_from = test_agent_lines(&c.agent[standby]);
+	int64_t asked_at = harness_now_ms(), asked_wall = test_wall_ms();
+	int fd = http_send(c.agent[standby].api_port, "POST", "/restart", NULL);
+	assert_true(fd >= 0);
+	/* Its PostgreSQL goes down... */
+	while (cluster_sql(&c, standby, "SELECT 1", NULL, 0)) {
+		if (harness_now_ms() - asked_at > CLUSTER_WAIT_MS)
+			fail_msg("node%d's PostgreSQL never went down for its restart", standby + 1);
+		harness_sleep_ms(2);
+	}
+	int64_t down_at = harness_now_ms();
+	/* ... and until it is back, commits on the primary go on. */
+	for (;;) {
+		if (!commit_within(conn, 2000))
+			fail_msg("a commit on the primary waited while node%d restarted", standby + 1);
+		if (cluster_sql(&c, standby, "SELECT 1", NULL, 0))
+			break;
+		commits_while_down++;	/* sent and answered while it was down */
+		if (harness_now_ms() - down_at > CLUSTER_WAIT_MS)
+			fail_msg("node%d did not come back", standby + 1);
+	}
+	PQfinish(conn);
+	int status = http_receive(fd, CLUSTER_WAIT_MS, &answer);
+	if (status != 200 || !strstr(answer.body, "restarted successfully"))
+		fail_msg("POST /restart on node%d: %d %s", standby + 1, status, answer.body);
+	http_answer_clear(&answer);
+	assert_true(cluster_sql(&c, standby, "SELECT pg_postmaster_start_time()::text", after,
+				sizeof(after)));
+	assert_string_not_equal(after, before);
+	assert_true(commits_while_down > 0);
+
+	/* The leader wrote `sync` naming the other replica before the standby
+	 * stopped PostgreSQL (both logs on this host's clock; the standby
+	 * stops only after it read that write, so never earlier). */
+	snprintf(handed_over, sizeof(handed_over), "{\"leader\":\"%s\",\"sync_standby\":\"%s\"}",
+		 c.agent[primary].name, c.agent[other].name);
+	int64_t published_at = logged_at(&c, primary, "ha.sync_published", "sync", handed_over,
+					 primary_from);
+	int64_t stopped_at = logged_at(&c, standby, "pg.stopping", "reason", "restart", standby_from);
+	printf("     `sync` named node%d %lld ms after POST /restart, node%d stopped %lld ms after; "
+	       "%d commits while it was down\n", other + 1, (long long) (published_at - asked_wall),
+	       standby + 1, (long long) (stopped_at - published_at),
+	       commits_while_down);
+	if (published_at > stopped_at)
+		fail_msg("node%d's PostgreSQL stopped %lld ms before `sync` named node%d", standby + 1,
+			 (long long) (published_at - stopped_at), other + 1);
+	/* It asked as the synchronous standby, and the leader released it
+	 * (not its timeout). */
+	(void) logged_at(&c, standby, "sync.leaving", "sync_standby", "true", standby_from);
+	(void) logged_at(&c, standby, "sync.left", "reason", "released", standby_from);
+
+	/* The temporary nosync is gone from its member znode. */
+	int nosync = 1;
+	for (int tries = 0; tries < 200 && nosync != 0; tries++) {
+		nosync = member_nosync(&c, standby);
+		if (nosync != 0)
+			harness_sleep_ms(25);
+	}
+	if (nosync != 0)
+		fail_msg("node%d still publishes nosync after its restart (%d)", standby + 1, nosync);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +359,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_only_the_sync_standby_is_promoted,
 						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_strict_mode_makes_commits_wait,
+						harness_test_setup, harness_test_teardown),
+		cmocka_unit_test_setup_teardown(test_sync_standby_leaves_sync_before_restart,
 						harness_test_setup, harness_test_teardown),
 	};
 	if (getenv("PGHERD_TEST_FILTER"))

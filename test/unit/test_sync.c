@@ -137,11 +137,71 @@ static void test_standby_names_syntax(void **state)
 	assert_false(sync_standby_names(&d, text, 8));
 }
 
+/* A replica (node2) about to restart: may it stop PostgreSQL yet? */
+struct release_case {
+	const char *title;
+	struct sync_release_inputs in;
+	enum sync_release want;
+};
+
+static const char *const node2_and_node3[] = { "node2", "node3" };
+
+#define ME .name = "node2", .node_count = 1
+#define LED_BY_NODE1 .leader = "node1", .sync_leader = "node1"
+#define SYNC(p) .sync_standbys = p, .n_sync_standbys = N(p)
+
+static const struct release_case release_cases[] = {
+	{ "named in sync: wait", { ME, LED_BY_NODE1, SYNC(just_node2), .n_others = 1 },
+	  SYNC_RELEASE_WAIT },
+	{ "taken out of sync, successor not named yet: wait",
+	  { ME, LED_BY_NODE1, .n_others = 1 }, SYNC_RELEASE_WAIT },
+	{ "another standby named: released", { ME, LED_BY_NODE1, SYNC(just_node3), .n_others = 1 },
+	  SYNC_RELEASE_RELEASED },
+	{ "synchronous_node_count 1: one other named is enough",
+	  { ME, LED_BY_NODE1, SYNC(just_node3), .n_others = 2 }, SYNC_RELEASE_RELEASED },
+	{ "no other standby can take over: go",
+	  { ME, LED_BY_NODE1, .n_others = 0 }, SYNC_RELEASE_NO_OTHER_STANDBY },
+	{ "synchronous_node_count 2, one of two others named: wait",
+	  { .name = "node2", .node_count = 2, LED_BY_NODE1, SYNC(just_node3), .n_others = 2 },
+	  SYNC_RELEASE_WAIT },
+	{ "synchronous_node_count 2, the only other named: released",
+	  { .name = "node2", .node_count = 2, LED_BY_NODE1, SYNC(just_node3), .n_others = 1 },
+	  SYNC_RELEASE_RELEASED },
+	{ "synchronous_node_count 2, still named with another: wait",
+	  { .name = "node2", .node_count = 2, LED_BY_NODE1, SYNC(node2_and_node3), .n_others = 1 },
+	  SYNC_RELEASE_WAIT },
+	{ "no leader: go", { ME, .sync_leader = "node1", SYNC(just_node2) }, SYNC_RELEASE_NO_LEADER },
+	{ "we lead: go", { ME, .leader = "node2", .sync_leader = "node1", SYNC(just_node2) },
+	  SYNC_RELEASE_NO_LEADER },
+	{ "no sync znode: go", { ME, .leader = "node1", .n_others = 1 }, SYNC_RELEASE_NO_SYNC },
+	{ "sync of an earlier leader: go",
+	  { ME, .leader = "node3", .sync_leader = "node1", SYNC(just_node2) }, SYNC_RELEASE_NO_SYNC },
+};
+
+static void test_release_before_restart(void **state)
+{
+	(void) state;
+	int failures = 0;
+
+	for (size_t i = 0; i < N(release_cases); i++) {
+		enum sync_release got = sync_release_state(&release_cases[i].in);
+		if (got == release_cases[i].want)
+			continue;
+		print_error("row %zu (%s): got %s, want %s\n", i, release_cases[i].title,
+			    sync_release_name(got), sync_release_name(release_cases[i].want));
+		failures++;
+	}
+	if (failures)
+		fail_msg("%d rows decided otherwise", failures);
+	assert_string_equal(sync_release_name(SYNC_RELEASE_NO_OTHER_STANDBY), "no_other_standby");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sync_steps),
 		cmocka_unit_test(test_standby_names_syntax),
+		cmocka_unit_test(test_release_before_restart),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
