@@ -527,6 +527,7 @@ static void cloned(struct agent *a, const char *method)
 {
 	log_info("pg.cloned", LF_STR("data_dir", a->pg.data_dir), LF_STR("method", method));
 	a->was_primary = false;
+	a->past_fork_since_ms = 0;
 	/* Unknown until pg_controldata has looked: the policy waits meanwhile
 	 * instead of cloning again into a full directory. */
 	agent_set_pg_state(a, HA_PG_UNKNOWN);
@@ -816,6 +817,7 @@ static void reinitialize_stopped(struct agent *a)
 	log_info("pg.data_dir_moved_aside", LF_STR("path", aside));
 	a->rewind_failed = false;
 	a->was_primary = false;
+	a->past_fork_since_ms = 0;
 	a->has_system_identifier = false;
 	a->checkpoint_timeline = 0;
 	a->clean_shutdown = false;
@@ -851,6 +853,7 @@ static void rewind_done(void *arg, const struct pg_process_result *result)
 	log_info("pg.rewound", LF_STR("data_dir", a->pg.data_dir));
 	a->rewind_failed = false;
 	a->was_primary = false;
+	a->past_fork_since_ms = 0;
 	agent_set_pg_state(a, HA_PG_UNKNOWN);
 	actions_inspect_data_dir(a);
 	finish_action(a, true, "rewound");

@@ -28,6 +28,9 @@
 #include "agent/watchdog.h"
 
 #define TICK_MS 1000
+/* How long a replica must look past the leader's fork before it is rewound
+ * (agent.c, replica_past_fork()). */
+#define PAST_FORK_CONFIRM_MS 3000
 #define LABEL_REMOVAL_WAIT_MS 2000
 
 extern char **environ;
@@ -67,8 +70,11 @@ uint32_t agent_local_timeline(const struct agent *a)
  */
 static bool diverged_from_leader(const struct agent *a, const struct dcs_cluster *cluster)
 {
-	if (!a->was_primary || !cluster->leader || strcmp(cluster->leader, a->config->name) == 0)
+	if (!cluster->leader || strcmp(cluster->leader, a->config->name) == 0)
 		return false;
+	if (!a->was_primary)
+		return a->past_fork_since_ms != 0 &&
+		       now_ms() - a->past_fork_since_ms >= PAST_FORK_CONFIRM_MS;
 	if (!a->clean_shutdown)
 		return true;
 	for (size_t i = 0; cluster->history && i < cluster->history->n_lines; i++) {
@@ -77,6 +83,49 @@ static bool diverged_from_leader(const struct agent *a, const struct dcs_cluster
 			return line->lsn >= 0 && (uint64_t) line->lsn <= a->checkpoint_lsn;
 	}
 	return false;
+}
+
+/*
+ * A replica can be past the fork too: it streamed from a primary that wrote
+ * on after another member was promoted (an old primary not yet fenced, or a
+ * candidate that was behind this replica: member positions are up to a loop
+ * old).  PostgreSQL then refuses the leader's timeline for ever ("new
+ * timeline N forked off current database system timeline M before current
+ * recovery point"), so it goes through pg_rewind like a former primary.
+ * Streaming from the leader proves the opposite.  Without a WAL receiver the
+ * monitor's timeline comes from the control file and may lag a timeline
+ * switch replayed moments ago: diverged_from_leader() counts it only once it
+ * held for PAST_FORK_CONFIRM_MS.
+ */
+static bool replica_past_fork(const struct agent *a, const struct dcs_cluster *cluster)
+{
+	const struct pg_monitor_status *pg = &a->last_status;
+
+	if (a->was_primary || !a->monitor_connected || !pg->in_recovery ||
+	    pg->replication_state == PG_REPLICATION_STREAMING || pg->timeline == 0)
+		return false;
+	for (size_t i = 0; cluster->history && i < cluster->history->n_lines; i++) {
+		const struct znode_history_line *line = &cluster->history->lines[i];
+		if (line->timeline == (int64_t) pg->timeline)
+			return line->lsn >= 0 && pg->replay_lsn > (uint64_t) line->lsn;
+	}
+	return false;
+}
+
+static void note_past_fork(struct agent *a)
+{
+	const struct dcs_cluster *cluster = dcs_cluster(a->dcs);
+	bool past = replica_past_fork(a, cluster);
+
+	if (past && a->past_fork_since_ms == 0) {
+		a->past_fork_since_ms = now_ms();
+		log_warning("pg.past_fork", LF_INT("timeline", a->last_status.timeline),
+			    LF_INT("replay_lsn", (long long) a->last_status.replay_lsn),
+			    LF_STR("detail", "replayed past the point where the leader's timeline forked "
+					     "off this one: it cannot follow without pg_rewind"));
+	} else if (!past) {
+		a->past_fork_since_ms = 0;
+	}
 }
 
 static int64_t wall_ms(void)
@@ -848,6 +897,7 @@ static void on_pg_status(void *arg, const struct pg_monitor_status *status)
 		/* Streaming the leader's WAL: whatever it held of its own is
 		 * behind it now. */
 		a->was_primary = false;
+	note_past_fork(a);
 	if (a->pg_state != HA_PG_RUNNING)
 		agent_set_pg_state(a, HA_PG_RUNNING);
 	callbacks_status(a, status->in_recovery);

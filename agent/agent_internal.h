@@ -65,6 +65,9 @@ struct agent {
 	bool clean_shutdown;
 	uint64_t checkpoint_lsn;
 	bool rewind_failed;		/* the last pg_rewind failed */
+	/* Since when our replica has replayed past the point where the
+	 * leader's timeline forked off its own (0: it has not). */
+	int64_t past_fork_since_ms;
 	bool monitor_connected;
 	struct pg_monitor_status last_status;
 	char following[ZNODE_NAME_MAX + 1];	/* "" when none */

@@ -449,6 +449,88 @@ static void test_lagging_replica_is_not_promoted(void **state)
 	json_decref(record);
 }
 
+/*
+ * Chaos finding F5: the member promoted was behind another replica, which
+ * had replayed WAL of the old timeline past the new one's fork point.
+ * PostgreSQL refuses to follow the new timeline from there; the agent must
+ * see it and rewind that replica.
+ */
+static void test_replica_ahead_of_the_promoted_member_is_rewound(void **state)
+{
+	(void) state;
+	struct cluster c;
+	char value[64];
+	const char *const extra[CLUSTER_MEMBERS] = { NULL, NULL, "tags: {nofailover: true}\n" };
+	int primary = cluster_start_with(&c, "pastfork", extra);
+	int behind = primary == 0 ? 1 : 0, ahead = 2;
+
+	assert_true(primary != 2);
+	/* The member left behind must still be allowed to lead. */
+	cluster_expect(&c, primary, "PATCH", "/config", "{\"maximum_lag_on_failover\":1073741824}",
+		       200, NULL);
+	cluster_wait_replicated(&c, primary);
+	/* Freeze the primary's WAL sender to the member left behind: unlike a
+	 * frozen receiver, it leaves nothing in the socket to catch up with. */
+	char query[160];
+	snprintf(query, sizeof(query),
+		 "SELECT pid::text FROM pg_stat_replication WHERE application_name = 'node%d'",
+		 behind + 1);
+	assert_true(cluster_sql(&c, primary, query, value, sizeof(value)));
+	pid_t sender = (pid_t) atoi(value);	/* NOLINT: a pid PostgreSQL printed */
+	assert_true(sender > 0);
+	assert_int_equal(kill(sender, SIGSTOP), 0);
+	assert_true(cluster_sql(&c, primary, "INSERT INTO probe SELECT generate_series(1, 20000)", NULL, 0));
+	/* node3 (nofailover) replays all of it; the other replica none. */
+	char flushed[32];
+	assert_true(cluster_sql(&c, primary, "SELECT pg_current_wal_flush_lsn()::text", flushed,
+				sizeof(flushed)));
+	snprintf(query, sizeof(query), "SELECT (pg_last_wal_replay_lsn() >= '%s')::text", flushed);
+	bool replayed = false;
+	for (int tries = 0; tries < 100 && !replayed; tries++) {
+		replayed = cluster_sql(&c, ahead, query, value, sizeof(value)) && strcmp(value, "true") == 0;
+		if (!replayed)
+			harness_sleep_ms(50);
+	}
+	assert_true(replayed);
+
+	pid_t postmaster = cluster_postmaster_pid(&c, primary);
+	size_t from = test_agent_lines(&c.agent[ahead]);
+	int64_t lost_at = harness_now_ms();
+	assert_int_equal(harness_kill(c.agent[primary].pid), 9);
+	c.agent[primary].pid = 0;
+	kill(postmaster, SIGKILL);
+	kill(sender, SIGKILL);	/* a PostgreSQL child, left behind frozen */
+	int64_t elapsed_ms;
+	int next = cluster_wait_writable(&c, primary, lost_at, &elapsed_ms);
+	assert_int_equal(next, behind);
+	assert_true(cluster_sql(&c, next, "INSERT INTO probe VALUES (-7)", NULL, 0));
+
+	/* node3 says it is past the fork, is rewound, and streams from the new
+	 * primary, with the row written there. */
+	assert_true(test_agent_wait(&c.agent[ahead], "pg.past_fork", from, 20000, NULL));
+	assert_true(test_agent_wait(&c.agent[ahead], "pg.rewound", from, 30000, NULL));
+	bool streaming = false;
+	for (int tries = 0; tries < 300 && !streaming; tries++) {
+		streaming = cluster_sql(&c, next,
+					"SELECT count(*)::text FROM pg_stat_replication WHERE "
+					"application_name = 'node3' AND state = 'streaming'",
+					value, sizeof(value)) &&
+			    strcmp(value, "1") == 0;
+		if (!streaming)
+			harness_sleep_ms(100);
+	}
+	assert_true(streaming);
+	bool has_row = false;
+	for (int tries = 0; tries < 100 && !has_row; tries++) {
+		has_row = cluster_sql(&c, ahead, "SELECT count(*)::text FROM probe WHERE id = -7", value,
+				      sizeof(value)) &&
+			  strcmp(value, "1") == 0;
+		if (!has_row)
+			harness_sleep_ms(50);
+	}
+	assert_true(has_row);
+}
+
 /* Zombies whose parent is pid: children it failed to reap. */
 static int zombies_of(pid_t parent)
 {
@@ -612,6 +694,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_frozen_primary_agent_is_replaced_and_stops_writes,
 						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_lagging_replica_is_not_promoted,
+						harness_test_setup, harness_test_teardown),
+		cmocka_unit_test_setup_teardown(test_replica_ahead_of_the_promoted_member_is_rewound,
 						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_agent_as_pid1_reaps_orphans_and_hands_over,
 						harness_test_setup, harness_test_teardown),
