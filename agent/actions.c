@@ -890,11 +890,6 @@ static void crash_recovery_done(void *arg, const struct pg_process_result *resul
 }
 
 /*
- * pg_rewind needs a cleanly shut down target; a crashed primary is brought
- * there first by single-user mode, which runs crash recovery and exits at
- * the end of its (empty) input.  On a clean data directory it does nothing.
- */
-/*
  * The leader can be a rewind source once it runs as a primary on a later
  * timeline than ours and its post-promote checkpoint is done: before that,
  * pg_rewind reads the old timeline in its pg_control and wrongly concludes
@@ -918,6 +913,11 @@ static const struct member_status *rewind_source_ready(const struct agent *a,
 	return NULL;
 }
 
+/*
+ * pg_rewind needs a cleanly shut down target; a crashed primary is brought
+ * there first by single-user mode, which runs crash recovery and exits at
+ * the end of its (empty) input.  On a clean data directory it does nothing.
+ */
 static void rewind_from(struct agent *a, const struct ha_decision *d, const struct dcs_cluster *cluster)
 {
 	char path[AGENT_PATH_MAX + 16];
@@ -941,6 +941,16 @@ static void rewind_from(struct agent *a, const struct ha_decision *d, const stru
 		postmaster_signal(a, SIGINT);
 		agent_set_pg_state(a, HA_PG_STOPPING);
 		finish_action(a, true, "stopping before the rewind");
+		return;
+	}
+	/* A replica we stopped is "shut down in recovery", which pg_rewind
+	 * takes as it is.  Single-user mode would end its recovery and write
+	 * an end-of-recovery checkpoint on the timeline it replays, which may
+	 * be the leader's: WAL the leader never had on the same timeline,
+	 * which pg_rewind cannot see ("no rewind required") and the replica
+	 * then cannot get past. */
+	if (!a->was_primary) {
+		run_rewind(a);
 		return;
 	}
 	(void) pg_conf_set_standby(a->pg.data_dir, false, (char[PG_CONF_ERR_MAX]){ 0 }, PG_CONF_ERR_MAX);

@@ -30,7 +30,7 @@
 #define TICK_MS 1000
 /* How long a replica must look past the leader's fork before it is rewound
  * (agent.c, replica_past_fork()). */
-#define PAST_FORK_CONFIRM_MS 3000
+#define PAST_FORK_CONFIRM_MS 10000
 #define LABEL_REMOVAL_WAIT_MS 2000
 
 extern char **environ;
@@ -93,9 +93,12 @@ static bool diverged_from_leader(const struct agent *a, const struct dcs_cluster
  * timeline N forked off current database system timeline M before current
  * recovery point"), so it goes through pg_rewind like a former primary.
  * Streaming from the leader proves the opposite.  Without a WAL receiver the
- * monitor's timeline comes from the control file and may lag a timeline
- * switch replayed moments ago: diverged_from_leader() counts it only once it
- * held for PAST_FORK_CONFIRM_MS.
+ * monitor's timeline comes from the control file and lags a timeline switch
+ * until the next restartpoint: a replica that did follow the leader's
+ * timeline, and whose WAL receiver is down a while (the leader restarting),
+ * looks the same.  So it counts only once it held for PAST_FORK_CONFIRM_MS,
+ * longer than a receiver takes to reconnect, and a mistake costs only a
+ * restart: pg_rewind then finds nothing to do.
  */
 static bool replica_past_fork(const struct agent *a, const struct dcs_cluster *cluster)
 {
