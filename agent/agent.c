@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -810,7 +811,14 @@ void agent_keep_watchdog(struct agent *a)
 			log_error("watchdog.required_unavailable",
 				  LF_STR("detail", "the lock will not be taken again while it cannot be armed"));
 	} else if (a->monitor_connected && a->last_status.in_recovery) {
+		char promote[AGENT_PATH_MAX + 16];
 		watchdog_disarm(a->watchdog);
+		/* A replica with no promotion asked for (pg_ctl promote leaves
+		 * this file until the server acts on it) cannot take writes: an
+		 * earlier agent's watchdog has nothing left to guard. */
+		snprintf(promote, sizeof(promote), "%s/promote", a->pg.data_dir);
+		if (access(promote, F_OK) != 0)
+			watchdog_relieve_predecessor(a->watchdog);
 	}
 	if (watchdog_is_armed(a->watchdog)) {
 		int interval = cluster->session_timeout_ms / 8;

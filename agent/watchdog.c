@@ -406,11 +406,8 @@ bool watchdog_arm(struct watchdog *w, pid_t postmaster_pid, int64_t deadline_ms)
 	w->armed = true;
 	w->armed_pid = postmaster_pid;
 	w->armed_deadline_ms = deadline_ms;
-	if (w->predecessor) {
-		/* Ours guards PostgreSQL now, on our own lease. */
-		(void) kill(w->predecessor, SIGUSR1);
-		w->predecessor = 0;
-	}
+	/* Ours guards PostgreSQL now, on our own lease. */
+	watchdog_relieve_predecessor(w);
 	if (!was_armed)
 		log_info("watchdog.armed", LF_INT("postmaster_pid", postmaster_pid),
 			 LF_INT("deadline_in_ms", deadline_ms - now_ms()));
@@ -427,6 +424,14 @@ void watchdog_disarm(struct watchdog *w)
 		w->armed = false;
 		log_info("watchdog.disarmed", LF_INT("postmaster_pid", w->armed_pid));
 	}
+}
+
+void watchdog_relieve_predecessor(struct watchdog *w)
+{
+	if (!w->predecessor)
+		return;
+	(void) kill(w->predecessor, SIGUSR1);
+	w->predecessor = 0;
 }
 
 bool watchdog_is_armed(const struct watchdog *w)

@@ -38,6 +38,10 @@ struct watchdog *watchdog_new(const char *pid_file);
  * again (logged). */
 bool watchdog_arm(struct watchdog *watchdog, pid_t postmaster_pid, int64_t deadline_ms);
 void watchdog_disarm(struct watchdog *watchdog);
+/* The earlier agent's process, if any, may stand down now: the postmaster
+ * it guards cannot take writes any more (a replica with no promotion under
+ * way).  Arming ours does the same. */
+void watchdog_relieve_predecessor(struct watchdog *watchdog);
 bool watchdog_is_armed(const struct watchdog *watchdog);
 pid_t watchdog_pid(const struct watchdog *watchdog);
 /* Close our end: a disarmed process exits at once; an armed one keeps its

@@ -101,7 +101,7 @@ static struct {
  * ------------------------------------------------------------------------ */
 
 enum metric {
-	M_BOOT_WRITABLE, M_BOOT_STREAMING, M_IDLE_RSS, M_IDLE_ANON, M_IDLE_CPU, M_IDLE_ZK,
+	M_BOOT_WRITABLE, M_BOOT_STREAMING, M_IDLE_RSS, M_IDLE_ANON, M_IDLE_PSS, M_IDLE_CPU, M_IDLE_ZK,
 	M_CRASH, M_SWITCHOVER, M_STOP, M_REJOIN, M_NODELOSS, M_LOST, M_NODELOSS_TTL20,
 	M_LOST_TTL20, M_SCALE2, M_SCALE8, M_SCALE8_BOOT, NMETRICS
 };
@@ -117,6 +117,9 @@ static const struct metric_info metric_info[NMETRICS] = {
 	[M_BOOT_STREAMING] = { "bootstrap", "start to all replicas streaming", "s" },
 	[M_IDLE_RSS] = { "idle cost", "resident memory per agent (largest of the members)", "MB" },
 	[M_IDLE_ANON] = { "idle cost", "(of which anonymous: heap and stacks, not mapped files)", "MB" },
+	[M_IDLE_PSS] = { "idle cost",
+			 "(proportional, PSS: each shared page divided among the processes mapping it)",
+			 "MB" },
 	[M_IDLE_CPU] = { "idle cost", "CPU per agent (mean of the members, % of one core)", "%" },
 	[M_IDLE_ZK] = { "idle cost", "ZooKeeper requests per second per member", "/s" },
 	[M_CRASH] = { "postmaster crash", "`kill -9` of the primary's postmaster to writable again", "s" },
@@ -790,6 +793,18 @@ static bool read_proc(pid_t pid, struct procinfo *out)
 }
 
 /* A "Key:   123 kB" line of /proc/<pid>/status. */
+/* A line of /proc/<pid>/smaps_rollup, in kB (0 when unreadable). */
+static long rollup_kb(pid_t pid, const char *key)
+{
+	char path[64], buf[4096];
+	const char *line;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int) pid);
+	if (!read_file(path, buf, sizeof(buf)) || !(line = strstr(buf, key)))
+		return 0;
+	return strtol(line + strlen(key), NULL, 10);
+}
+
 static long status_kb(pid_t pid, const char *key)
 {
 	char path[64], buf[4096];
@@ -829,7 +844,7 @@ static unsigned long long runtime_ns(pid_t pid)
  * Patroni's, say): CPU time (ns) and resident kB summed over them.  PostgreSQL
  * processes (comm "postgres") and what they run are left out.
  */
-static void agent_tree(pid_t agent, unsigned long long *cpu_ns, long *rss, long *anon)
+static void agent_tree(pid_t agent, unsigned long long *cpu_ns, long *rss, long *anon, long *pss)
 {
 	static struct procinfo all[8192];
 	pid_t tree[256];
@@ -838,7 +853,7 @@ static void agent_tree(pid_t agent, unsigned long long *cpu_ns, long *rss, long 
 	struct dirent *e;
 
 	*cpu_ns = 0;
-	*rss = *anon = 0;
+	*rss = *anon = *pss = 0;
 	while (d && (e = readdir(d)) != NULL && nall < 8192) {
 		if (!isdigit((unsigned char) e->d_name[0]))
 			continue;
@@ -854,6 +869,7 @@ static void agent_tree(pid_t agent, unsigned long long *cpu_ns, long *rss, long 
 				*cpu_ns += runtime_ns(all[j].pid);
 				*rss += status_kb(all[j].pid, "VmRSS:");
 				*anon += status_kb(all[j].pid, "RssAnon:");
+				*pss += rollup_kb(all[j].pid, "Pss:");
 			}
 			if (all[j].ppid == tree[k] && strcmp(all[j].comm, "postgres") != 0 && ntree < 256)
 				tree[ntree++] = all[j].pid;
@@ -925,11 +941,11 @@ static int sc_bootstrap(struct bcluster *c, double *writable_s, double *streamin
 	return primary;
 }
 
-static bool sc_idle(struct bcluster *c, double *rss_mb, double *anon_mb, double *cpu_pct,
-		    double *zk_rps)
+static bool sc_idle(struct bcluster *c, double *rss_mb, double *anon_mb, double *pss_mb,
+		    double *cpu_pct, double *zk_rps)
 {
 	unsigned long long cpu0_ns[MAXM], cpu1_ns;
-	long rss, anon, rss_max = 0, anon_max = 0;
+	long rss, anon, pss, rss_max = 0, anon_max = 0, pss_max = 0;
 	double cpu_sum = 0;
 	long long zk0, zk1;
 	int64_t t0, t1;
@@ -937,16 +953,18 @@ static bool sc_idle(struct bcluster *c, double *rss_mb, double *anon_mb, double 
 	/* Let the bootstrap's aftermath (checkpoints, first loops) pass. */
 	harness_sleep_ms(3000);
 	for (int i = 0; i < c->n; i++)
-		agent_tree(c->m[i].pid, &cpu0_ns[i], &rss, &anon);
+		agent_tree(c->m[i].pid, &cpu0_ns[i], &rss, &anon, &pss);
 	zk0 = zk_packets_received();
 	t0 = harness_now_ms();
 	harness_sleep_ms(opt.idle_s * 1000);
 	zk1 = zk_packets_received();
 	t1 = harness_now_ms();
 	for (int i = 0; i < c->n; i++) {
-		agent_tree(c->m[i].pid, &cpu1_ns, &rss, &anon);
+		agent_tree(c->m[i].pid, &cpu1_ns, &rss, &anon, &pss);
 		if (rss > rss_max)
 			rss_max = rss;
+		if (pss > pss_max)
+			pss_max = pss;
 		if (anon > anon_max)
 			anon_max = anon;
 		cpu_sum += (double) (cpu1_ns - cpu0_ns[i]) / 1e9 / ((double) (t1 - t0) / 1000.0) * 100.0;
@@ -955,6 +973,7 @@ static bool sc_idle(struct bcluster *c, double *rss_mb, double *anon_mb, double 
 		return false;
 	*rss_mb = (double) rss_max * 1024.0 / 1e6;
 	*anon_mb = (double) anon_max * 1024.0 / 1e6;
+	*pss_mb = (double) pss_max * 1024.0 / 1e6;
 	*cpu_pct = cpu_sum / c->n;
 	*zk_rps = (double) (zk1 - zk0) / ((double) (t1 - t0) / 1000.0) / c->n;
 	return true;
@@ -1254,10 +1273,11 @@ static void main_cycle(enum sys s, int run)
 		record_failure(s, M_BOOT_STREAMING);
 	}
 	if (p >= 0 && want(SC_IDLE)) {
-		double rss, anon, cpu, zkr;
-		if (sc_idle(&c, &rss, &anon, &cpu, &zkr)) {
+		double rss, anon, pss, cpu, zkr;
+		if (sc_idle(&c, &rss, &anon, &pss, &cpu, &zkr)) {
 			record(s, M_IDLE_RSS, rss);
 			record(s, M_IDLE_ANON, anon);
+			record(s, M_IDLE_PSS, pss);
 			record(s, M_IDLE_CPU, cpu);
 			record(s, M_IDLE_ZK, zkr);
 			say("    idle %d s: %.1f MB resident (largest agent; %.1f MB anonymous), %.2f %% CPU "
@@ -1392,7 +1412,7 @@ static void fmt_ratio(char *out, size_t size, enum metric m)
 /* The rows of the side-by-side table, in the issue's order. */
 static const enum metric table_rows[] = {
 	M_BOOT_WRITABLE, M_BOOT_STREAMING, M_NODELOSS, M_NODELOSS_TTL20, M_CRASH, M_SWITCHOVER,
-	M_STOP, M_REJOIN, M_IDLE_RSS, M_IDLE_ANON, M_IDLE_CPU, M_IDLE_ZK, M_LOST, M_LOST_TTL20, M_SCALE2,
+	M_STOP, M_REJOIN, M_IDLE_RSS, M_IDLE_ANON, M_IDLE_PSS, M_IDLE_CPU, M_IDLE_ZK, M_LOST, M_LOST_TTL20, M_SCALE2,
 	M_SCALE8, M_SCALE8_BOOT,
 };
 #define NROWS (sizeof(table_rows) / sizeof(table_rows[0]))
@@ -1765,7 +1785,9 @@ static void write_markdown(const char *path, const char *sample_config)
 		"agent shows every member running and the primary as leader; then 1 s passes.\n"
 		"- **idle cost**: 3 s after the bootstrap settles, over %d s with nothing else "
 		"running: resident memory (`VmRSS`) of each agent process (Patroni: the Python process, "
-		"plus any helper process either agent runs that is not PostgreSQL), CPU "
+		"plus any helper process either agent runs that is not PostgreSQL, such as pgherd's watchdog; "
+		"their `VmRSS` are added, so pages they share count twice), its proportional share (`Pss` of "
+		"`/proc/<pid>/smaps_rollup`, the same processes: a page mapped by n processes counts 1/n), CPU "
 		"(the time on a CPU of all its threads, `/proc/<pid>/task/*/schedstat`) and ZooKeeper's `zk_packets_received` "
 		"(`mntr`) divided by the window and the members (pings included).\n"
 		"- **postmaster crash**: a client commits every %d ms; `kill -9` of the primary's "

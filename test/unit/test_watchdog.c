@@ -335,6 +335,37 @@ static void test_the_next_agent_relieves_an_orphan_once_it_arms(void **state)
 	reap_orphans();
 }
 
+static void test_an_orphan_stands_down_when_its_postmaster_is_a_replica(void **state)
+{
+	(void) state;
+	struct fake_postgres pg;
+	char pid_file[128];
+	struct watchdog *old, *next;
+	pid_t orphan, process;
+
+	pid_file_path(pid_file, sizeof(pid_file));
+	start_fake_postgres(&pg);
+	old = watchdog_new(pid_file);
+	assert_non_null(old);
+	orphan = watchdog_pid(old);
+	sleep_ms(100);	/* until it has named itself */
+	assert_true(watchdog_arm(old, pg.postmaster, now_ms() + 800));
+	watchdog_free(old);
+	/* The next agent does not lead, but sees the server in recovery. */
+	next = watchdog_new(pid_file);
+	assert_non_null(next);
+	process = watchdog_pid(next);
+	watchdog_relieve_predecessor(next);
+	reap_watchdog(orphan);
+	sleep_ms(1000);		/* past the orphan's deadline */
+	assert_true(alive(pg.postmaster));
+	watchdog_free(next);
+	reap_watchdog(process);
+	stop_fake_postgres(&pg);
+	unlink(pid_file);
+	reap_orphans();
+}
+
 static void test_an_orphan_guards_until_the_next_agent_arms(void **state)
 {
 	(void) state;
@@ -396,6 +427,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_an_agent_that_dies_armed_is_fenced_at_the_deadline, teardown),
 		cmocka_unit_test_teardown(test_a_postmaster_gone_before_the_deadline_is_skipped, teardown),
 		cmocka_unit_test_teardown(test_the_next_agent_relieves_an_orphan_once_it_arms, teardown),
+		cmocka_unit_test_teardown(test_an_orphan_stands_down_when_its_postmaster_is_a_replica,
+					  teardown),
 		cmocka_unit_test_teardown(test_an_orphan_guards_until_the_next_agent_arms, teardown),
 		cmocka_unit_test_teardown(test_a_lost_process_is_started_again, teardown),
 	};
