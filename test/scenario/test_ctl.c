@@ -971,6 +971,55 @@ static void test_questions_and_unreachable_agents(void **state)
 	expect(&r, 0, "No pending scheduled switchover\n", NULL);
 }
 
+/* In synchronous mode a failover to a member outside `sync` may lose
+ * acknowledged commits: pgherdctl asks first, as patronictl does. */
+static void test_failover_to_an_asynchronous_member_asks_first(void **state)
+{
+	(void) state;
+	static const struct {
+		const char *leaf, *data;
+	} znodes[] = {
+		{ "initialize", "42" },
+		{ "config", "{\"ttl\":30,\"synchronous_mode\":true}" },
+		{ "leader", "s1" },
+		{ "sync", "{\"leader\":\"s1\",\"sync_standby\":\"s2\"}" },
+		{ "members/s1", "{\"conn_url\":\"postgres://127.0.0.1:6101/postgres\",\"api_url\":"
+				"\"http://127.0.0.1:6111/patroni\",\"state\":\"running\",\"role\":"
+				"\"master\",\"timeline\":1}" },
+		{ "members/s2", "{\"conn_url\":\"postgres://127.0.0.1:6102/postgres\",\"api_url\":"
+				"\"http://127.0.0.1:6112/patroni\",\"state\":\"running\",\"role\":"
+				"\"replica\",\"timeline\":1}" },
+		{ "members/s3", "{\"conn_url\":\"postgres://127.0.0.1:6103/postgres\",\"api_url\":"
+				"\"http://127.0.0.1:6113/patroni\",\"state\":\"running\",\"role\":"
+				"\"replica\",\"timeline\":1}" },
+	};
+	char yaml[512];
+	struct run r;
+
+	for (size_t i = 0; i < sizeof(znodes) / sizeof(znodes[0]); i++) {
+		char path[128];
+		snprintf(path, sizeof(path), "/service/syncghost/%s", znodes[i].leaf);
+		assert_int_equal(zk_client_create(t.client, path, znodes[i].data, ZK_CLIENT_PARENTS,
+						  NULL, 0),
+				 ZOK);
+	}
+	snprintf(yaml, sizeof(yaml), "scope: syncghost\nzookeeper:\n  hosts: ['%s']\n",
+		 t.zk.connect_string);
+	const char *config = harness_write_file("syncghost.yml", yaml);
+	assert_non_null(config);
+
+	run(&r, "n\n", ARGS("-c", config, "failover", "--candidate", "s3"));
+	expect(&r, 6, "Are you sure you want to failover to the asynchronous node s3? [y/N]: ",
+	       "Aborting failover");
+	/* The synchronous standby gets the usual question only. */
+	run(&r, "n\n", ARGS("-c", config, "failover", "--candidate", "s2"));
+	expect(&r, 6, "Are you sure you want to failover cluster syncghost, demoting current "
+		      "leader s1? [y/N]: ",
+	       "Aborting failover");
+	assert_null(strstr(r.out, "asynchronous"));
+	assert_int_equal(zk_client_delete_recursive(t.client, "/service/syncghost"), ZOK);
+}
+
 /* ---- failover, agents down, remove ------------------------------------------------ */
 
 static void test_history_after_a_failover(void **state)
@@ -1084,6 +1133,7 @@ int main(void)
 		cmocka_unit_test(test_unreachable_zookeeper_and_unknown_cluster),
 		cmocka_unit_test(test_output_matches_patronictl),
 		cmocka_unit_test(test_rest_calls_follow_patronis_contract),
+		cmocka_unit_test(test_failover_to_an_asynchronous_member_asks_first),
 		cmocka_unit_test(test_questions_and_unreachable_agents),
 		cmocka_unit_test(test_list_shows_the_cluster_as_patronictl),
 		cmocka_unit_test(test_show_config_and_edit_config),
