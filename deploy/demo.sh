@@ -55,12 +55,16 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# A port nobody listens on; bash's /dev/tcp needs no extra package.
+# A port nobody listens on; bash's /dev/tcp needs no extra package.  Below
+# the kernel's ephemeral range: a client connection can take a port from that
+# range as its local port at any time, and a server then cannot bind it.
 taken=" "
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "${ephemeral_low:-0}" -gt 11000 ] 2>/dev/null || ephemeral_low=32768
 free_port() {
 	local port
 	while :; do
-		port=$((20000 + RANDOM % 30000))
+		port=$((10000 + RANDOM % (ephemeral_low - 10000)))
 		case "$taken" in *" $port "*) continue ;; esac
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			taken="$taken$port "

@@ -1139,14 +1139,45 @@ static bool port_handed_out(int port)
 	return false;
 }
 
+/* The low end of the kernel's ephemeral range (outgoing connections take
+ * their local ports from it). */
+static int ephemeral_low(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	int low = 32768, high = 60999;
+
+	if (f) {
+		if (fscanf(f, "%d %d", &low, &high) != 2)
+			low = 32768;
+		fclose(f);
+	}
+	return low;
+}
+
+/*
+ * A port below the ephemeral range that nothing is bound to.  Not one the
+ * kernel hands out (bind to port 0 does): a client connection elsewhere on
+ * the machine can take an ephemeral port as its local port at any moment
+ * and hold it, and the server we start on it then cannot bind ("Address
+ * already in use").
+ */
 int harness_free_port(void)
 {
-	for (int attempt = 0; attempt < 100; attempt++) {
-		struct sockaddr_in addr;
-		socklen_t len = sizeof(addr);
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		int port;
+	static unsigned seed;
+	int low = ephemeral_low();
 
+	if (low <= 11000)
+		low = 32768;	/* an unusual range: stay below the usual one */
+	if (seed == 0)
+		seed = (unsigned) getpid() ^ (unsigned) time(NULL);
+	for (int attempt = 0; attempt < 1000; attempt++) {
+		struct sockaddr_in addr;
+		int port = 10000 + (int) (rand_r(&seed) % (unsigned) (low - 10000));
+		int fd;
+
+		if (port_handed_out(port))
+			continue;
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
 			harness_error("socket: %s", strerror(errno));
 			return 0;
@@ -1154,22 +1185,17 @@ int harness_free_port(void)
 		memset(&addr, 0, sizeof(addr));
 		addr.sin_family = AF_INET;
 		addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		addr.sin_port = 0;
-		if (bind(fd, (struct sockaddr *) &addr, sizeof(addr)) < 0 ||
-		    getsockname(fd, (struct sockaddr *) &addr, &len) < 0) {
-			harness_error("bind 127.0.0.1:0: %s", strerror(errno));
+		addr.sin_port = htons((uint16_t) port);
+		if (bind(fd, (struct sockaddr *) &addr, sizeof(addr)) < 0) {
 			close(fd);
-			return 0;
+			continue;
 		}
 		close(fd);
-		port = ntohs(addr.sin_port);
-		if (port_handed_out(port))
-			continue;
 		if (nports < MAX_PORTS)
 			ports[nports++] = port;
 		return port;
 	}
-	harness_error("no new free port after 100 attempts");
+	harness_error("no free port below %d after 1000 attempts", low);
 	return 0;
 }
 
