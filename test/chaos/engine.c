@@ -986,6 +986,7 @@ struct span {
 struct point {
 	int64_t t;
 	int delta;
+	int member;
 };
 
 static int cmp_point(const void *a, const void *b)
@@ -996,7 +997,12 @@ static int cmp_point(const void *a, const void *b)
 	return x->delta - y->delta;	/* ends before starts at the same instant */
 }
 
-/* Time within [from, to) with two or more members writable, and with none. */
+/* Time within [from, to) with two or more members writable, and with none.
+ * A member's runs of successful writes may overlap one another: the writer
+ * and the detector try it at the same time, so a commit that waited (for a
+ * synchronous standby, say) and then succeeded can span a failed probe and
+ * the next run.  What counts is how many members are writable, not how many
+ * runs. */
 static void writable_time(struct chaos *c, int64_t from, int64_t to, int64_t *two, int64_t *none)
 {
 	struct point *points = NULL;
@@ -1031,8 +1037,8 @@ static void writable_time(struct chaos *c, int64_t from, int64_t to, int64_t *tw
 							return;
 						}
 					}
-					points[n_points++] = (struct point){ run.from > from ? run.from : from, +1 };
-					points[n_points++] = (struct point){ run.to < to ? run.to : to, -1 };
+					points[n_points++] = (struct point){ run.from > from ? run.from : from, +1, i };
+					points[n_points++] = (struct point){ run.to < to ? run.to : to, -1, i };
 				}
 			}
 		}
@@ -1041,10 +1047,12 @@ static void writable_time(struct chaos *c, int64_t from, int64_t to, int64_t *tw
 	if (n_points)
 		qsort(points, n_points, sizeof(*points), cmp_point);
 	*two = *none = 0;
-	int level = 0;
+	int level = 0;			/* members with a run open */
+	int runs[MEMBERS] = { 0 };	/* runs open, per member */
 	int64_t t = from;
 	for (size_t k = 0; k < n_points; k++) {
 		int64_t d = points[k].t - t;
+		int *open = &runs[points[k].member];
 		if (d > 0) {
 			if (level == 0)
 				*none += d;
@@ -1052,7 +1060,10 @@ static void writable_time(struct chaos *c, int64_t from, int64_t to, int64_t *tw
 				*two += d;
 		}
 		t = points[k].t > t ? points[k].t : t;
-		level += points[k].delta;
+		if (points[k].delta > 0 && (*open)++ == 0)
+			level++;
+		else if (points[k].delta < 0 && --(*open) == 0)
+			level--;
 	}
 	if (to > t && level == 0)
 		*none += to - t;
