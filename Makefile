@@ -11,6 +11,7 @@
 #   make test         setup, then all of the above with one closing line (CI)
 #   make demo         setup, build, and run a local cluster (deploy/demo.sh)
 #   make chaos        setup, build, and run the full fault-injection loop (as root)
+#   make chaos-sync   the same in synchronous mode: node losses and partitions
 #   make docs         regenerate docs/configuration.md from the key table
 #   make bench        pgherd against Patroni, writes docs/benchmarks.md (not in test)
 
@@ -55,7 +56,7 @@ CHAOS_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(filter-out test/chaos/chaos.c,$(wildc
 CHAOS      = $(BUILD)/test/chaos/chaos
 
 .PHONY: all setup tests-built check check-unit check-scenario check-asan test demo docs \
-        fuzz fuzz-built clean chaos
+        fuzz fuzz-built clean chaos chaos-sync
 all: $(AGENT) $(CTL)
 
 $(BUILD)/%.o: %.c
@@ -129,6 +130,18 @@ demo: setup
 chaos: setup
 	$(Q)$(MAKE) --no-print-directory all $(CHAOS)
 	$(Q)$(CHAOS) $(CHAOS_ARGS)
+
+# The loop in synchronous mode (docs/chaos.md, "Synchronous mode"): the node
+# losses and partitions, and a frozen primary agent, each once and then at
+# random; no acknowledged commit may be lost.  CHAOS_ARGS come last and win
+# (e.g. CHAOS_ARGS="--seed 7" or "--strict").
+CHAOS_SYNC_LOSS   = kill-primary-node,kill-replica-node,restart-mid-failover
+CHAOS_SYNC_CUTS   = partition-primary-zk,partition-replica,partition-zk-leader
+CHAOS_SYNC_FAULTS = $(CHAOS_SYNC_LOSS),$(CHAOS_SYNC_CUTS),stop-primary-agent
+CHAOS_SYNC_ARGS   = --synchronous --only $(CHAOS_SYNC_FAULTS) --rounds 28
+chaos-sync: setup
+	$(Q)$(MAKE) --no-print-directory all $(CHAOS)
+	$(Q)$(CHAOS) $(CHAOS_SYNC_ARGS) $(CHAOS_ARGS)
 
 # Benchmarks against Patroni (test/bench/bench.c, about 40 minutes): writes
 # docs/benchmarks.md.  Not part of check or test.  Try it with

@@ -4,8 +4,12 @@
  * commits and a detector looks for two writable members; prints one line
  * per fault and the totals table.  See docs/chaos.md.
  *
+ * With --synchronous the cluster runs in synchronous mode (--strict: and
+ * synchronous_mode_strict), and no acknowledged commit may be lost at all.
+ *
  * Exit status: 0 when every fault settled with no split-brain time and no
- * lost commit beyond maximum_lag_on_failover, 1 otherwise, 2 on bad usage,
+ * lost commit beyond maximum_lag_on_failover (none at all in synchronous
+ * mode), 1 otherwise, 2 on bad usage,
  * 77 when the machine cannot run it (not root, no cgroup v2 or BPF).
  */
 #include <inttypes.h>
@@ -21,13 +25,15 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: chaos [--rounds N] [--seed N] [--only FAULT,...] [--no-each] [--minutes M]\n"
-		"             [--session-ms MS] [--quiet] [--list]\n"
+		"             [--session-ms MS] [--synchronous [--strict]] [--quiet] [--list]\n"
 		"  --rounds N    random faults after the first pass (default 40)\n"
 		"  --no-each     skip the first pass (each fault once, in order)\n"
 		"  --only F,...  use only these faults (see --list)\n"
 		"  --seed N      the random choices (default: the time)\n"
 		"  --minutes M   start no fault after M minutes minus one (default 14)\n"
 		"  --session-ms  the agents' ZooKeeper session timeout (default 3000)\n"
+		"  --synchronous synchronous_mode (synchronous_node_count 1): no commit may be lost\n"
+		"  --strict      with --synchronous: synchronous_mode_strict too\n"
 		"  --quiet       one line per fault, no steps\n");
 }
 
@@ -58,6 +64,10 @@ int main(int argc, char **argv)
 			each = false;
 		} else if (strcmp(arg, "--quiet") == 0) {
 			config.verbose = false;
+		} else if (strcmp(arg, "--synchronous") == 0) {
+			config.synchronous = true;
+		} else if (strcmp(arg, "--strict") == 0) {
+			config.strict = true;
 		} else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
 			usage(stdout);
 			return 0;
@@ -95,15 +105,18 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (n_allowed == 0) {
+	if (n_allowed == 0 || (config.strict && !config.synchronous)) {
 		usage(stderr);
 		return 2;
 	}
 
 	int64_t started = harness_now_ms();
 	int64_t budget_ms = (int64_t) (minutes * 60000) - 60000;
-	printf("chaos: seed %u, %s%d random rounds, at most %.1f minutes\n", config.seed,
-	       each ? "each fault once, then " : "", rounds, minutes);
+	printf("chaos: %s, seed %u, %s%d random rounds, at most %.1f minutes\n",
+	       !config.synchronous ? "asynchronous replication"
+	       : config.strict	   ? "synchronous mode, strict (synchronous_node_count 1)"
+				   : "synchronous mode (synchronous_node_count 1)",
+	       config.seed, each ? "each fault once, then " : "", rounds, minutes);
 	fflush(stdout);
 	struct chaos *c = chaos_start(&config, &skip);
 	if (!c) {
@@ -142,16 +155,16 @@ int main(int argc, char **argv)
 	const struct chaos_round *r = chaos_rounds(c, &count);
 	for (int k = 0; k < count; k++) {
 		bool bad = !r[k].settled || r[k].two_writable_ms > 0 || strstr(r[k].detail, "FINDING") ||
-			   r[k].lost_lag_bytes > chaos_allowed_lag(c) ||
-			   (r[k].lost > 0 && r[k].failovers == 0);
+			   chaos_round_lost_too_many(&r[k]);
 		if (bad) {
 			failures++;
-			printf("FINDING round %d %s: %s%s%s%s | %s\n", r[k].number,
+			printf("FINDING round %d %s: %s%s%s%s%s | %s\n", r[k].number,
 			       chaos_fault_name(r[k].fault), r[k].settled ? "" : "did not settle; ",
 			       r[k].two_writable_ms > 0 ? "two writable members; " : "",
-			       r[k].lost_lag_bytes > chaos_allowed_lag(c) ? "lost commits beyond "
-									   "maximum_lag_on_failover; "
-									 : "",
+			       r[k].lost > 0 && r[k].synchronous ? "lost commits in synchronous mode; " : "",
+			       !r[k].synchronous && r[k].lost_lag_bytes > r[k].allowed_lag_bytes
+				       ? "lost commits beyond maximum_lag_on_failover; "
+				       : "",
 			       r[k].lost > 0 && r[k].failovers == 0 ? "lost commits without failover; "
 								    : "",
 			       r[k].detail);

@@ -24,6 +24,7 @@
 #include "test/harness/harness.h"
 #include "test/harness/zk_client.h"
 #include "test/scenario/agents.h"
+#include "test/scenario/http_client.h"
 
 #define MEMBERS 3
 #define ZK_SERVERS 3
@@ -37,6 +38,22 @@
  * recently. */
 #define FRESH_MS 400
 #define MAX_ROUNDS 1000
+/* How long the writer waits for a commit, and the detector for a probe,
+ * before giving up on it (not acknowledged, not writable). */
+#define WRITE_TIMEOUT_MS 1000
+#define PROBE_TIMEOUT_MS 700
+/* Every session of the writer and the detector: our statements stay out of
+ * the server log (a probe of a replica fails every time, and the agent
+ * copies the server log into its own), and the server cancels a statement
+ * a while after the client gave up on it.  In synchronous mode a commit
+ * waits for its standby; one the client abandoned would otherwise hold a
+ * backend until a standby answers (forever in strict mode with none left),
+ * and a few seconds of those fill max_connections.  A commit whose wait is
+ * cancelled returns success with a warning (see watch_notices): later than
+ * the client waits, and never counted as acknowledged. */
+#define SESSION_SETUP "SET log_min_messages = fatal; SET statement_timeout = 2000"
+/* synchronous_node_count in synchronous mode. */
+#define SYNC_NODE_COUNT 1
 
 /* --- what the fault names mean ------------------------------------------ */
 
@@ -153,6 +170,8 @@ struct chaos {
 	struct write *writes;
 	size_t n_writes, cap_writes;
 	int writer_member;		/* where the writer's connection is, -1 */
+	bool synchronous, strict;	/* synchronous mode is on (the `config` znode says so) */
+	int sync_standby;		/* the one `sync` named when the last round settled, -1 */
 
 	int64_t window_start;		/* start of the next round */
 	struct chaos_round rounds[MAX_ROUNDS];
@@ -243,6 +262,19 @@ static void quiet_notices(void *arg, const char *message)
 {
 	(void) arg;
 	(void) message;
+}
+
+/* PostgreSQL answers a commit whose wait for a synchronous standby was
+ * cancelled (statement_timeout, a cancel request) or cut short (the backend
+ * terminated) with this warning: it is committed locally only, perhaps on
+ * no standby, so it is no acknowledgement in synchronous mode.  arg: a bool
+ * the caller resets before each statement. */
+static void watch_notices(void *arg, const char *message)
+{
+	bool *sync_wait_cancelled = arg;
+
+	if (strstr(message, "wait for synchronous replication"))
+		*sync_wait_cancelled = true;
 }
 
 static PGconn *connect_deadline(const char *conninfo, int timeout_ms)
@@ -401,6 +433,7 @@ static void *detector_main(void *p)
 	PGconn *conn = NULL;
 	long seq = 0;
 	char sql[128];
+	bool sync_wait_cancelled = false;
 
 	while (!atomic_load(&c->stopping)) {
 		int64_t start = harness_now_ms();
@@ -408,23 +441,23 @@ static void *detector_main(void *p)
 
 		if (!conn) {
 			conn = connect_deadline(c->m[i].conninfo, 500);
-			/* A probe of a replica fails every time: not for the
-			 * server log, which the agent copies into its own. */
 			if (conn) {
-				PGresult *quiet = exec_deadline(conn, "SET log_min_messages = fatal", 500,
-								&broken);
+				PGresult *quiet = exec_deadline(conn, SESSION_SETUP, 500, &broken);
 				PQclear(quiet);
 				if (broken) {
 					PQfinish(conn);
 					conn = NULL;
+				} else {
+					PQsetNoticeProcessor(conn, watch_notices, &sync_wait_cancelled);
 				}
 			}
 		}
 		if (conn) {
 			PGresult *r;
 			snprintf(sql, sizeof(sql), "INSERT INTO chaos_probe VALUES (%d, %ld)", i + 1, ++seq);
-			r = exec_deadline(conn, sql, 700, &broken);
-			ok = result_ok(r);
+			sync_wait_cancelled = false;
+			r = exec_deadline(conn, sql, PROBE_TIMEOUT_MS, &broken);
+			ok = result_ok(r) && !sync_wait_cancelled;
 			PQclear(r);
 			if (broken || PQstatus(conn) != CONNECTION_OK) {
 				PQfinish(conn);
@@ -459,6 +492,7 @@ static void *writer_main(void *p)
 	PGconn *conn = NULL;
 	int member = -1;
 	char sql[256];
+	bool sync_wait_cancelled = false;
 
 	while (!atomic_load(&c->stopping)) {
 		if (!conn) {
@@ -469,12 +503,13 @@ static void *writer_main(void *p)
 				continue;
 			}
 			bool broken;
-			PQclear(exec_deadline(conn, "SET log_min_messages = fatal", 500, &broken));
+			PQclear(exec_deadline(conn, SESSION_SETUP, 500, &broken));
 			if (broken) {
 				PQfinish(conn);
 				conn = NULL;
 				continue;
 			}
+			PQsetNoticeProcessor(conn, watch_notices, &sync_wait_cancelled);
 			pthread_mutex_lock(&c->lock);
 			c->writer_member = member;
 			pthread_mutex_unlock(&c->lock);
@@ -501,10 +536,17 @@ static void *writer_main(void *p)
 			 "substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8), "
 			 "(pg_current_wal_insert_lsn() - '0/0')::bigint",
 			 id);
+		/* Acknowledged: the statement's row and then ReadyForQuery (which
+		 * PostgreSQL sends after the commit, and in synchronous mode after
+		 * the standby confirmed it) within WRITE_TIMEOUT_MS.  A commit
+		 * still waiting then, for a standby that is gone or for `sync` to
+		 * move, is abandoned: not acknowledged, whatever becomes of it. */
 		bool broken;
-		PGresult *r = exec_deadline(conn, sql, 1000, &broken);
+		sync_wait_cancelled = false;
+		PGresult *r = exec_deadline(conn, sql, WRITE_TIMEOUT_MS, &broken);
 		int64_t end = harness_now_ms();
-		bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+		bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+			  !sync_wait_cancelled;
 
 		pthread_mutex_lock(&c->lock);
 		c->writes[id].end = end;
@@ -605,7 +647,7 @@ static bool agent_launch(struct chaos *c, int i)
 static bool agent_write_config(struct chaos *c, int i)
 {
 	struct member *m = &c->m[i];
-	char rel[64], config[4096];
+	char rel[64], config[4096], sync_yaml[160] = "";
 	const char *dir;
 
 	snprintf(m->agent.name, sizeof(m->agent.name), "node%d", i + 1);
@@ -622,13 +664,20 @@ static bool agent_write_config(struct chaos *c, int i)
 	snprintf(m->conninfo, sizeof(m->conninfo),
 		 "host=%s.pgherd port=%d user=postgres dbname=postgres application_name=chaos",
 		 data_dir, m->agent.pg_port);
+	/* As Patroni's users write it.  (pgherd ignores these keys with a
+	 * warning, finding F7: chaos_set_synchronous() then sets them in
+	 * `config`.) */
+	if (c->config.synchronous)
+		snprintf(sync_yaml, sizeof(sync_yaml),
+			 "    synchronous_mode: true\n    synchronous_node_count: %d\n%s", SYNC_NODE_COUNT,
+			 c->config.strict ? "    synchronous_mode_strict: true\n" : "");
 	snprintf(config, sizeof(config),
 		 "scope: " SCOPE "\n"
 		 "namespace: /service\n"
 		 "name: %s\n"
 		 "restapi:\n  listen: 127.0.0.1:%d\n  connect_address: 127.0.0.1:%d\n"
 		 "zookeeper:\n  hosts: '%s'\n  session_timeout: %.3f\n"
-		 "bootstrap:\n  dcs:\n    maximum_lag_on_failover: %" PRId64 "\n"
+		 "bootstrap:\n  dcs:\n    maximum_lag_on_failover: %" PRId64 "\n%s"
 		 "postgresql:\n  listen: 127.0.0.1:%d\n  connect_address: 127.0.0.1:%d\n"
 		 "  data_dir: %s\n"
 		 "  authentication:\n"
@@ -639,7 +688,7 @@ static bool agent_write_config(struct chaos *c, int i)
 		 "tags:\n  nofailover: false\n"
 		 "log:\n  format: json\n  level: INFO\n",
 		 m->agent.name, m->agent.api_port, m->agent.api_port, c->zk.connect_string,
-		 c->config.session_timeout_ms / 1000.0, c->config.maximum_lag_on_failover,
+		 c->config.session_timeout_ms / 1000.0, c->config.maximum_lag_on_failover, sync_yaml,
 		 m->agent.pg_port, m->agent.pg_port, m->data_dir);
 	snprintf(rel, sizeof(rel), SCOPE "/%s.yml", m->agent.name);
 	m->agent.config_path = harness_write_file(rel, config);
@@ -854,6 +903,73 @@ static int streaming_mask(struct chaos *c, int primary)
 	return mask;
 }
 
+/* The steady state of synchronous mode (agent/sync.c, run by
+ * keep_synchronous_replication in agent/agent.c): with both replicas
+ * streaming, the primary's agent names synchronous_node_count of them in
+ * synchronous_standby_names, then publishes them in `sync` once PostgreSQL
+ * reports them synchronous.  So: `sync` is the primary's and names exactly
+ * that many members, each of which the primary sees streaming with
+ * sync_state 'sync'.  The first of them goes to *standby (-1: none); *why
+ * says what is missing.  Until then a commit may wait (for a standby being
+ * replaced) or go unconfirmed (none named yet): no round starts there. */
+static bool sync_established(struct chaos *c, int primary, int *standby, const char **why)
+{
+	char data[512] = "", query[256], value[16], names[128] = "";
+	json_t *sync = NULL;
+	const char *leader, *listed;
+	int named = 0;
+	bool ok = false;
+
+	*standby = -1;
+	*why = "`sync` cannot be read";
+	if (zk_client_get(c->client, BASE "/sync", data, sizeof(data), NULL) != ZOK)
+		return false;
+	sync = json_loads(data, 0, NULL);
+	leader = json_string_value(json_object_get(sync, "leader"));
+	listed = json_string_value(json_object_get(sync, "sync_standby"));
+	if (!leader || strcmp(leader, c->m[primary].agent.name) != 0) {
+		*why = "`sync` is not the primary's";
+		goto out;
+	}
+	*why = "`sync` names no synchronous standby";
+	/* Member names only (they go into the query below). */
+	for (const char *p = listed; p && *p;) {
+		size_t len = strcspn(p, ",");
+		int found = -1;
+		for (int i = 0; i < MEMBERS; i++)
+			if (i != primary && strlen(c->m[i].agent.name) == len &&
+			    strncmp(p, c->m[i].agent.name, len) == 0)
+				found = i;
+		if (found < 0) {
+			*why = "`sync` names a member that is not a replica";
+			goto out;
+		}
+		if (*standby < 0)
+			*standby = found;
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s'%s'",
+			 named ? "," : "", c->m[found].agent.name);
+		named++;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	if (named != SYNC_NODE_COUNT)
+		goto out;
+	snprintf(query, sizeof(query),
+		 "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND "
+		 "sync_state = 'sync' AND application_name IN (%s)",
+		 names);
+	if (!member_sql(c, primary, query, value, sizeof(value), 2000) || atoi(value) != named) {
+		*why = "the standby `sync` names is not synchronous";
+		goto out;
+	}
+	ok = true;
+	*why = "";
+out:
+	json_decref(sync);
+	return ok;
+}
+
 /* The cluster has not healed by itself RESET_AFTER_MS after the fault:
  * reset the members that keep it from settling (writable without the lock,
  * holding the lock without being writable, or not streaming from the
@@ -894,7 +1010,8 @@ static void reset_stragglers(struct chaos *c, struct chaos_round *r)
 }
 
 /* Every process back, one writable member, named by the leader znode, with
- * both replicas streaming, for a second, and at least a session timeout
+ * both replicas streaming (in synchronous mode one of them synchronous and
+ * named in `sync`: sync_established), for a second, and at least a session timeout
  * after the fault ended (a session the fault orphaned has expired by then,
  * with whatever follows from it).  A member whose agent floods its log is
  * reset at once, the members that keep the cluster from settling are reset
@@ -909,6 +1026,9 @@ static bool settle(struct chaos *c, struct chaos_round *r, int timeout_ms)
 	int candidate = -1;
 	const char *why = "";
 	int64_t last_reset = begin;
+	/* Since when only synchronous replication is missing (0: not). */
+	int64_t sync_missing_since = 0;
+	bool sync_missing_said = false;
 
 	if (!zk_all_up(c, r)) {
 		say(c, "chaos: ZooKeeper did not come back");
@@ -944,6 +1064,8 @@ static bool settle(struct chaos *c, struct chaos_round *r, int timeout_ms)
 			reset_stragglers(c, r);
 		}
 		count = writable_now(c, &which);
+		bool only_sync_missing = false;
+		int standby = -1;
 		if (count != 1) {
 			why = count ? "two writable members" : "no writable member";
 			good_since = 0;
@@ -953,6 +1075,21 @@ static bool settle(struct chaos *c, struct chaos_round *r, int timeout_ms)
 		} else if (streaming_replicas(c, which) != MEMBERS - 1) {
 			why = "the replicas do not both stream";
 			good_since = 0;
+		} else if (c->synchronous && !sync_established(c, which, &standby, &why)) {
+			/* Nothing the runner could reset: it is the primary's
+			 * agent that names its standby. */
+			good_since = 0;
+			only_sync_missing = true;
+			if (!sync_missing_since)
+				sync_missing_since = harness_now_ms();
+			if (!sync_missing_said && harness_now_ms() - sync_missing_since > RESET_AFTER_MS) {
+				sync_missing_said = true;
+				if (r)
+					add_detail(r, "FINDING: %s %d s after the cluster was otherwise settled",
+						   why, RESET_AFTER_MS / 1000);
+				say(c, "chaos: %s %d s after the cluster was otherwise settled", why,
+				    RESET_AFTER_MS / 1000);
+			}
 		} else {
 			if (!good_since || which != candidate) {
 				good_since = harness_now_ms();
@@ -960,9 +1097,12 @@ static bool settle(struct chaos *c, struct chaos_round *r, int timeout_ms)
 			}
 			if (harness_now_ms() - good_since >= 1000 && harness_now_ms() >= not_before) {
 				c->primary = which;
+				c->sync_standby = standby;
 				return true;
 			}
 		}
+		if (!only_sync_missing)
+			sync_missing_since = 0;
 		harness_sleep_ms(100);
 	}
 	say(c, "chaos: the cluster did not settle in %d s: %s", timeout_ms / 1000, why);
@@ -986,6 +1126,7 @@ struct span {
 struct point {
 	int64_t t;
 	int delta;
+	int member;
 };
 
 static int cmp_point(const void *a, const void *b)
@@ -996,7 +1137,12 @@ static int cmp_point(const void *a, const void *b)
 	return x->delta - y->delta;	/* ends before starts at the same instant */
 }
 
-/* Time within [from, to) with two or more members writable, and with none. */
+/* Time within [from, to) with two or more members writable, and with none.
+ * A member's runs of successful writes may overlap one another: the writer
+ * and the detector try it at the same time, so a commit that waited (for a
+ * synchronous standby, say) and then succeeded can span a failed probe and
+ * the next run.  What counts is how many members are writable, not how many
+ * runs. */
 static void writable_time(struct chaos *c, int64_t from, int64_t to, int64_t *two, int64_t *none)
 {
 	struct point *points = NULL;
@@ -1031,8 +1177,8 @@ static void writable_time(struct chaos *c, int64_t from, int64_t to, int64_t *tw
 							return;
 						}
 					}
-					points[n_points++] = (struct point){ run.from > from ? run.from : from, +1 };
-					points[n_points++] = (struct point){ run.to < to ? run.to : to, -1 };
+					points[n_points++] = (struct point){ run.from > from ? run.from : from, +1, i };
+					points[n_points++] = (struct point){ run.to < to ? run.to : to, -1, i };
 				}
 			}
 		}
@@ -1041,10 +1187,12 @@ static void writable_time(struct chaos *c, int64_t from, int64_t to, int64_t *tw
 	if (n_points)
 		qsort(points, n_points, sizeof(*points), cmp_point);
 	*two = *none = 0;
-	int level = 0;
+	int level = 0;			/* members with a run open */
+	int runs[MEMBERS] = { 0 };	/* runs open, per member */
 	int64_t t = from;
 	for (size_t k = 0; k < n_points; k++) {
 		int64_t d = points[k].t - t;
+		int *open = &runs[points[k].member];
 		if (d > 0) {
 			if (level == 0)
 				*none += d;
@@ -1052,7 +1200,10 @@ static void writable_time(struct chaos *c, int64_t from, int64_t to, int64_t *tw
 				*two += d;
 		}
 		t = points[k].t > t ? points[k].t : t;
-		level += points[k].delta;
+		if (points[k].delta > 0 && (*open)++ == 0)
+			level++;
+		else if (points[k].delta < 0 && --(*open) == 0)
+			level--;
 	}
 	if (to > t && level == 0)
 		*none += to - t;
@@ -1230,7 +1381,70 @@ int chaos_session_timeout_ms(const struct chaos *c)
 
 int64_t chaos_allowed_lag(const struct chaos *c)
 {
-	return c->config.maximum_lag_on_failover;
+	return c->synchronous ? 0 : c->config.maximum_lag_on_failover;
+}
+
+bool chaos_synchronous(const struct chaos *c)
+{
+	return c->synchronous;
+}
+
+bool chaos_round_lost_too_many(const struct chaos_round *r)
+{
+	return r->lost > 0 && (r->synchronous || r->failovers == 0 ||
+			       r->lost_lag_bytes > r->allowed_lag_bytes);
+}
+
+bool chaos_set_synchronous(struct chaos *c, bool strict)
+{
+	char data[16384] = "", body[160];
+	json_t *config = NULL;
+	bool in_config;
+	int64_t since = harness_now_ms();
+	int standby = -1;
+	const char *why = "";
+
+	if (zk_client_get(c->client, BASE "/config", data, sizeof(data), NULL) == ZOK)
+		config = json_loads(data, 0, NULL);
+	in_config = json_is_true(json_object_get(config, "synchronous_mode")) &&
+		    json_is_true(json_object_get(config, "synchronous_mode_strict")) == strict &&
+		    json_integer_value(json_object_get(config, "synchronous_node_count")) == SYNC_NODE_COUNT;
+	json_decref(config);
+	if (!in_config) {
+		struct http_answer answer;
+		int status;
+
+		if (c->config.synchronous)
+			say(c, "chaos: bootstrap.dcs.synchronous_mode did not reach the `config` znode "
+			       "(finding F7, docs/chaos.md): setting it with PATCH /config");
+		snprintf(body, sizeof(body),
+			 "{\"synchronous_mode\":true,\"synchronous_mode_strict\":%s,"
+			 "\"synchronous_node_count\":%d}",
+			 strict ? "true" : "false", SYNC_NODE_COUNT);
+		status = http_request(c->m[c->primary].agent.api_port, "PATCH", "/config", body, NULL,
+				      5000, &answer);
+		if (status != 200)
+			say(c, "chaos: PATCH /config on %s: %d %s", c->m[c->primary].agent.name, status,
+			    answer.body ? answer.body : "");
+		http_answer_clear(&answer);
+		if (status != 200)
+			return false;
+	}
+	c->synchronous = true;
+	c->strict = strict;
+	while (harness_now_ms() - since < 30000) {
+		if (sync_established(c, c->primary, &standby, &why)) {
+			say(c, "chaos: synchronous mode%s: %s is %s's synchronous standby %.1f s later",
+			    strict ? " (strict)" : "", c->m[standby].agent.name,
+			    c->m[c->primary].agent.name, (double) (harness_now_ms() - since) / 1000.0);
+			return true;
+		}
+		harness_sleep_ms(100);
+	}
+	say(c, "chaos: synchronous mode: %s 30 s after it was set", why);
+	for (int i = 0; i < MEMBERS; i++)
+		harness_log_print_tail(c->m[i].agent.log_path, 25);
+	return false;
 }
 
 static bool bootstrap(struct chaos *c)
@@ -1255,8 +1469,16 @@ static bool bootstrap(struct chaos *c)
 			harness_log_print_tail(c->m[i].agent.log_path, 30);
 		return false;
 	}
-	if (!member_sql(c, primary, "CREATE TABLE chaos_writes (id bigint NOT NULL)", NULL, 0, 5000) ||
-	    !member_sql(c, primary, "CREATE TABLE chaos_probe (member int, n bigint)", NULL, 0, 5000) ||
+	/* `at`: when the row was written, for reading a kept data directory
+	 * against the agents' logs (PGHERD_TEST_KEEP=1). */
+	if (!member_sql(c, primary,
+			"CREATE TABLE chaos_writes (id bigint NOT NULL, "
+			"at timestamptz NOT NULL DEFAULT clock_timestamp())",
+			NULL, 0, 5000) ||
+	    !member_sql(c, primary,
+			"CREATE TABLE chaos_probe (member int, n bigint, "
+			"at timestamptz NOT NULL DEFAULT clock_timestamp())",
+			NULL, 0, 5000) ||
 	    !member_sql(c, primary, "SELECT pg_current_wal_flush_lsn()::text", out, sizeof(out), 5000))
 		return false;
 	/* The tables reach the replicas before anything can fail over. */
@@ -1342,6 +1564,7 @@ struct chaos *chaos_start(const struct chaos_config *config, bool *skip)
 	c->out = config->out ? config->out : stdout;
 	c->rng = config->seed ? config->seed : 1;
 	c->writer_member = -1;
+	c->sync_standby = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	for (int i = 0; i < ZK_SERVERS; i++)
 		snprintf(c->zk_group[i], sizeof(c->zk_group[i]), "zk%d", i + 1);
@@ -1360,7 +1583,8 @@ struct chaos *chaos_start(const struct chaos_config *config, bool *skip)
 		goto fail;
 	if (zk_client_connect(c->zk.connect_string, 10000, 3000, &c->client) != ZOK)
 		goto fail;
-	if (!bootstrap(c) || !start_threads(c))
+	if (!bootstrap(c) || (config->synchronous && !chaos_set_synchronous(c, config->strict)) ||
+	    !start_threads(c))
 		goto fail;
 	c->window_start = harness_now_ms();
 	/* Let the writer and the detector find the primary. */
@@ -1660,6 +1884,8 @@ bool chaos_inject(struct chaos *c, enum chaos_fault fault, struct chaos_round *o
 	r->start_ms = c->window_start;
 	r->primary_before = c->primary;
 	r->lost_lag_bytes = -1;
+	r->synchronous = c->synchronous;
+	r->allowed_lag_bytes = chaos_allowed_lag(c);
 	for (int i = 0; i < MEMBERS; i++)
 		c->m[i].log_offset = log_end(c->m[i].agent.log_path);
 	if (c->config.verbose)
@@ -1673,7 +1899,10 @@ bool chaos_inject(struct chaos *c, enum chaos_fault fault, struct chaos_round *o
 	r->settled = settle(c, r, SETTLE_MS);
 	r->end_ms = harness_now_ms();
 	r->primary_after = c->primary;
-	if (r->settled)
+	if (r->settled && c->synchronous && c->sync_standby >= 0)
+		step(c, "settled: %s primary, %s its synchronous standby", c->m[c->primary].agent.name,
+		     c->m[c->sync_standby].agent.name);
+	else if (r->settled)
 		step(c, "settled: %s primary", c->m[c->primary].agent.name);
 
 	r->lost = check_lost(c, c->primary, r->number, &r->lost_lag_bytes);
@@ -1710,7 +1939,11 @@ bool chaos_inject(struct chaos *c, enum chaos_fault fault, struct chaos_round *o
 	    r->number, chaos_fault_name(fault), target, r->settled ? "ok" : "STUCK", r->failovers, r->acked,
 	    r->lost, r->lost > 0 ? " (lag)" : "", r->two_writable_ms, r->none_writable_ms,
 	    (double) (r->end_ms - fault_end) / 1000.0, r->detail[0] ? "  | " : "", r->detail);
-	if (r->lost > 0)
+	if (r->lost > 0 && r->synchronous)
+		say(c, "      lost commits reach %" PRId64 " bytes past the end of their timeline "
+		       "(synchronous mode: none may be lost)",
+		    r->lost_lag_bytes);
+	else if (r->lost > 0)
 		say(c, "      lost commits reach %" PRId64 " bytes past the end of their timeline "
 		       "(maximum_lag_on_failover %" PRId64 ")",
 		    r->lost_lag_bytes, c->config.maximum_lag_on_failover);
@@ -1747,7 +1980,8 @@ void chaos_finish(struct chaos *c)
 							  harness_now_ms() + 1);
 }
 
-void chaos_totals(const struct chaos *c, int fault, struct chaos_totals *t)
+/* synchronous: 0 asynchronous rounds only, 1 synchronous ones, -1 both. */
+static void totals(const struct chaos *c, int fault, int synchronous, struct chaos_totals *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->lost_lag_bytes = -1;
@@ -1755,6 +1989,10 @@ void chaos_totals(const struct chaos *c, int fault, struct chaos_totals *t)
 		const struct chaos_round *r = &c->rounds[k];
 		if (fault >= 0 && (int) r->fault != fault)
 			continue;
+		if (synchronous >= 0 && r->synchronous != (synchronous == 1))
+			continue;
+		if (r->failovers > 0 && r->allowed_lag_bytes > t->allowed_lag_bytes)
+			t->allowed_lag_bytes = r->allowed_lag_bytes;
 		t->faults++;
 		t->failovers += r->failovers;
 		t->unsettled += !r->settled;
@@ -1767,7 +2005,12 @@ void chaos_totals(const struct chaos *c, int fault, struct chaos_totals *t)
 	}
 }
 
-static void print_row(FILE *out, const char *name, const struct chaos_totals *t, int64_t allowed)
+void chaos_totals(const struct chaos *c, int fault, struct chaos_totals *t)
+{
+	totals(c, fault, -1, t);
+}
+
+static void print_row(FILE *out, int width, const char *name, const struct chaos_totals *t)
 {
 	char lag[32];
 
@@ -1775,28 +2018,40 @@ static void print_row(FILE *out, const char *name, const struct chaos_totals *t,
 		snprintf(lag, sizeof(lag), "%" PRId64, t->lost_lag_bytes);
 	else
 		snprintf(lag, sizeof(lag), "-");
-	fprintf(out, "%-26s %6d %9d %8ld %5ld %10s %10" PRId64 " %10" PRId64 " %10" PRId64 "%s\n",
-		name, t->faults, t->failovers, t->acked, t->lost, lag,
-		t->failovers > 0 ? allowed : 0, t->two_writable_ms, t->none_writable_ms,
-		t->unsettled ? "  STUCK" : "");
+	fprintf(out, "%-*s %6d %9d %8ld %5ld %10s %10" PRId64 " %10" PRId64 " %10" PRId64 "%s\n",
+		width, name, t->faults, t->failovers, t->acked, t->lost, lag, t->allowed_lag_bytes,
+		t->two_writable_ms, t->none_writable_ms, t->unsettled ? "  STUCK" : "");
 }
 
+/* One row per fault; when the run had rounds in both modes (the short
+ * suite switches to synchronous mode at its end), the synchronous ones get
+ * their own rows, "<fault> sync". */
 void chaos_print_table(const struct chaos *c, FILE *out)
 {
-	struct chaos_totals t;
+	struct chaos_totals t, sync_rounds;
+	bool mixed;
+	int width;
 
-	fprintf(out, "\n%-26s %6s %9s %8s %5s %10s %10s %10s %10s\n", "scenario", "faults",
+	totals(c, -1, 1, &sync_rounds);
+	mixed = sync_rounds.faults > 0 && sync_rounds.faults < c->n_rounds;
+	width = mixed ? 29 : 26;
+	fprintf(out, "\n%-*s %6s %9s %8s %5s %10s %10s %10s %10s\n", width, "scenario", "faults",
 		"failovers", "acked", "lost", "lost lag B", "allowed B", "2-writ ms", "none ms");
-	for (int f = 0; f < CHAOS_FAULT_COUNT; f++) {
-		chaos_totals(c, f, &t);
-		if (t.faults)
-			print_row(out, chaos_fault_name((enum chaos_fault) f), &t,
-				  c->config.maximum_lag_on_failover);
-	}
-	chaos_totals(c, -1, &t);
-	print_row(out, "total", &t, c->config.maximum_lag_on_failover);
+	for (int mode = 0; mode <= (mixed ? 1 : 0); mode++)
+		for (int f = 0; f < CHAOS_FAULT_COUNT; f++) {
+			char name[64];
+			totals(c, f, mixed ? mode : -1, &t);
+			if (!t.faults)
+				continue;
+			snprintf(name, sizeof(name), "%s%s", chaos_fault_name((enum chaos_fault) f),
+				 mixed && mode ? " sync" : "");
+			print_row(out, width, name, &t);
+		}
+	totals(c, -1, -1, &t);
+	print_row(out, width, "total", &t);
 	fprintf(out, "(lost lag B: the farthest lost commit past the end of its timeline; allowed B: "
-		     "maximum_lag_on_failover per failover)\n");
+		     "maximum_lag_on_failover per failover, 0 in synchronous mode: none may be "
+		     "lost)\n");
 	fflush(out);
 }
 

@@ -23,7 +23,8 @@
  *
  * chaos_inject() runs one fault, waits until the cluster has settled (one
  * writable primary named by the leader znode, both replicas streaming from
- * it, every process back), then reads every id on that primary: an
+ * it, every process back; in synchronous mode also `sync` naming one of
+ * them, synchronous), then reads every id on that primary: an
  * acknowledged id that is missing is lost, counted in that round, with its
  * distance in bytes past the point where its timeline ended (from the
  * `history` znode).  Failovers are the pg.promoted events the agents logged
@@ -64,6 +65,12 @@ struct chaos_config {
 	int64_t maximum_lag_on_failover;	/* bytes, bootstrap.dcs */
 	int write_interval_ms;		/* pause between two commits of the writer */
 	int probe_interval_ms;		/* detector: one write probe per member per interval */
+	/* Synchronous mode from the start: synchronous_mode (and, with strict,
+	 * synchronous_mode_strict) and synchronous_node_count 1 in
+	 * bootstrap.dcs, and in the `config` znode before the writer starts
+	 * (chaos_set_synchronous).  No acknowledged commit may be lost then. */
+	bool synchronous;
+	bool strict;
 	bool verbose;			/* print each step of each fault */
 	FILE *out;			/* progress lines (stdout when NULL) */
 };
@@ -83,6 +90,8 @@ struct chaos_round {
 	int64_t old_primary_last_write_ms;	/* after injection, -1: never wrote again */
 	int64_t writes_resumed_ms;	/* first write on a primary after the fault ended, -1 */
 	bool settled;
+	bool synchronous;		/* synchronous mode was on */
+	int64_t allowed_lag_bytes;	/* maximum_lag_on_failover, 0 in synchronous mode */
 	char detail[512];		/* what happened: steps, findings */
 };
 
@@ -90,6 +99,7 @@ struct chaos_totals {
 	int faults, failovers, unsettled;
 	long acked, lost;
 	int64_t lost_lag_bytes;		/* the farthest, -1: none */
+	int64_t allowed_lag_bytes;	/* the most any round with a failover allowed, 0: none */
 	int64_t two_writable_ms, none_writable_ms;
 };
 
@@ -114,7 +124,19 @@ void chaos_totals(const struct chaos *c, int fault, struct chaos_totals *out);
 void chaos_print_table(const struct chaos *c, FILE *out);
 const struct chaos_round *chaos_rounds(const struct chaos *c, int *count);
 int chaos_session_timeout_ms(const struct chaos *c);
+/* What a failover may lose now: maximum_lag_on_failover, 0 in synchronous
+ * mode.  A round keeps its own in allowed_lag_bytes. */
 int64_t chaos_allowed_lag(const struct chaos *c);
+/* Switch the running cluster to synchronous mode (synchronous_node_count 1,
+ * strict or not) with PATCH /config on the primary, as `pgherdctl
+ * edit-config` would, unless the `config` znode says so already; then wait
+ * until `sync` names a synchronous standby.  Rounds from then on allow no
+ * lost commit.  False (said on the output) if that does not happen. */
+bool chaos_set_synchronous(struct chaos *c, bool strict);
+bool chaos_synchronous(const struct chaos *c);
+/* The round broke the rule on lost commits: any lost in synchronous mode,
+ * any without a failover, any beyond allowed_lag_bytes. */
+bool chaos_round_lost_too_many(const struct chaos_round *r);
 /* Stop every process, remove the filters and cgroups, free c. */
 void chaos_stop(struct chaos *c);
 

@@ -6,12 +6,19 @@
  * accepted writes, and no acknowledged commit lost beyond
  * maximum_lag_on_failover (and none at all without a failover).
  *
+ * Then the cluster switches to synchronous mode (PATCH /config,
+ * synchronous_node_count 1) and two faults that move the primary run again
+ * (kill-primary-node, partition-primary-zk): there no acknowledged commit
+ * may be lost at all, and each round must end with a synchronous standby
+ * named in `sync`.
+ *
  * Faults with an open finding (the table `known` below, described in
  * docs/chaos.md) are run and their violations printed, but do not fail
  * unless PGHERD_CHAOS_STRICT=1.  Remove an entry when its cause is fixed.
  *
  * PGHERD_CHAOS_SEED sets the random choices (which replica, which moment);
- * PGHERD_TEST_FILTER=*zk* runs the matching faults only.
+ * PGHERD_TEST_FILTER=*zk* runs the matching faults only, *synchronous* the
+ * synchronous ones.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,23 +36,26 @@
 
 static const struct {
 	enum chaos_fault fault;
+	bool synchronous;		/* the entry is for the synchronous-mode test */
 	const char *finding;
 } known[] = {
-	/* F1, F2, F3, F4 and F6 were fixed in the agent (docs/chaos.md). */
-	{ CHAOS_RESTART_MID_FAILOVER, "a member killed during its promotion may need a fresh clone" },
+	/* F1 to F6 were fixed in the agent (docs/chaos.md). */
+	{ CHAOS_RESTART_MID_FAILOVER, false, "a member killed during its promotion may need a fresh clone" },
+	{ CHAOS_KILL_PRIMARY_AGENT, false, "F9: the restarted agent may clear its stale lock instead of "
+					   "reclaiming it, and demote its running primary (a race)" },
 };
 
 static struct chaos *chaos;
 static bool cannot_run;
 
-static const char *known_finding(enum chaos_fault fault)
+static const char *known_finding(enum chaos_fault fault, bool synchronous)
 {
 	const char *strict = getenv("PGHERD_CHAOS_STRICT");
 
 	if (strict && strcmp(strict, "1") == 0)
 		return NULL;
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (known[i].fault == fault)
+		if (known[i].fault == fault && known[i].synchronous == synchronous)
 			return known[i].finding;
 	return NULL;
 }
@@ -83,7 +93,7 @@ static int group_teardown(void **state)
 /* Violations of the round, one per line in out; how many. */
 static int violations(const struct chaos_round *r, char *out, size_t size)
 {
-	int64_t allowed = chaos_allowed_lag(chaos);
+	int64_t allowed = r->allowed_lag_bytes;
 	int session = chaos_session_timeout_ms(chaos);
 	int n = 0;
 	size_t used = 0;
@@ -100,9 +110,11 @@ static int violations(const struct chaos_round *r, char *out, size_t size)
 		VIOLATION("the cluster did not settle\n");
 	if (r->two_writable_ms > 0)
 		VIOLATION("two members accepted writes for %lld ms\n", (long long) r->two_writable_ms);
-	if (r->lost > 0 && r->failovers == 0)
+	if (r->lost > 0 && r->synchronous)
+		VIOLATION("%ld acknowledged commits lost in synchronous mode\n", r->lost);
+	if (r->lost > 0 && r->failovers == 0 && !r->synchronous)
 		VIOLATION("%ld acknowledged commits lost without a failover\n", r->lost);
-	if (r->lost_lag_bytes > allowed)
+	if (r->lost_lag_bytes > allowed && !r->synchronous)
 		VIOLATION("lost commits reach %lld bytes past their timeline's end (allowed %lld)\n",
 			  (long long) r->lost_lag_bytes, (long long) allowed);
 	if (chaos_fault_keeps_primary(r->fault) && r->failovers > 0)
@@ -120,15 +132,19 @@ static int violations(const struct chaos_round *r, char *out, size_t size)
 	return n;
 }
 
-static void run(enum chaos_fault fault)
+static void run(enum chaos_fault fault, bool synchronous)
 {
 	struct chaos_round r;
 	char problems[2048];
-	const char *finding = known_finding(fault);
+	const char *finding = known_finding(fault, synchronous);
 
 	if (cannot_run)
 		skip();	/* not root, or no cgroup v2 / BPF: said on stderr */
 	assert_non_null(chaos);
+	/* The synchronous tests come last: the first switches the cluster. */
+	if (synchronous && !chaos_synchronous(chaos) && !chaos_set_synchronous(chaos, false))
+		fail_msg("synchronous mode could not be set");
+	assert_true(chaos_synchronous(chaos) == synchronous);
 	bool settled = chaos_inject(chaos, fault, &r);
 	int n = violations(&r, problems, sizeof(problems));
 	if (n && finding && settled) {
@@ -146,7 +162,13 @@ static void run(enum chaos_fault fault)
 	__attribute__((unused)) static void fn(void **state) \
 	{                                                    \
 		(void) state;                                \
-		run(fault);                                  \
+		run(fault, false);                           \
+	}
+#define SYNC_FAULT_TEST(fn, fault)                          \
+	__attribute__((unused)) static void fn(void **state) \
+	{                                                    \
+		(void) state;                                \
+		run(fault, true);                            \
 	}
 
 FAULT_TEST(test_partition_primary_from_zookeeper, CHAOS_PARTITION_PRIMARY_ZK)
@@ -164,6 +186,8 @@ FAULT_TEST(test_kill_replica_agent, CHAOS_KILL_REPLICA_AGENT)
 FAULT_TEST(test_kill_replica_postmaster, CHAOS_KILL_REPLICA_POSTMASTER)
 FAULT_TEST(test_kill_replica_node, CHAOS_KILL_REPLICA_NODE)
 FAULT_TEST(test_restart_mid_failover, CHAOS_RESTART_MID_FAILOVER)
+SYNC_FAULT_TEST(test_synchronous_kill_primary_node, CHAOS_KILL_PRIMARY_NODE)
+SYNC_FAULT_TEST(test_synchronous_partition_primary_from_zookeeper, CHAOS_PARTITION_PRIMARY_ZK)
 
 int main(void)
 {
@@ -172,7 +196,9 @@ int main(void)
 	 * restarted agent, then its postmaster killed: finding F2).  The
 	 * sanitizer build (make check-asan, the second half of make test) runs
 	 * the faults that take the agents through fencing, failover, rewind and
-	 * ZooKeeper's loss and return; the full list runs in the normal build. */
+	 * ZooKeeper's loss and return; the full list runs in the normal build.
+	 * The synchronous-mode tests come last in both (the first one switches
+	 * the cluster to synchronous mode for good). */
 	const struct CMUnitTest tests[] = {
 #ifdef __SANITIZE_ADDRESS__
 		cmocka_unit_test(test_partition_primary_from_zookeeper),
@@ -181,6 +207,8 @@ int main(void)
 		cmocka_unit_test(test_kill_primary_postmaster),
 		cmocka_unit_test(test_kill_primary_node),
 		cmocka_unit_test(test_sigstop_zookeeper),
+		cmocka_unit_test(test_synchronous_kill_primary_node),
+		cmocka_unit_test(test_synchronous_partition_primary_from_zookeeper),
 #else
 		cmocka_unit_test(test_partition_primary_from_zookeeper),
 		cmocka_unit_test(test_partition_replica),
@@ -197,6 +225,8 @@ int main(void)
 		cmocka_unit_test(test_kill_replica_agent),
 		cmocka_unit_test(test_kill_primary_agent),
 		cmocka_unit_test(test_restart_mid_failover),
+		cmocka_unit_test(test_synchronous_kill_primary_node),
+		cmocka_unit_test(test_synchronous_partition_primary_from_zookeeper),
 #endif
 	};
 	if (getenv("PGHERD_TEST_FILTER"))
