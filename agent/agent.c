@@ -258,6 +258,7 @@ static void gather_facts(const struct agent *a, const struct dcs_cluster *cluste
 	f->synchronous_mode = synchronous_mode_active(cluster);
 	f->promotion_backoff = f->now_ms < a->promotion_backoff_until_ms;
 	f->just_started = f->now_ms - a->started_at_ms < config_session_timeout_ms(a->config);
+	f->adopted_postmaster = a->adopted_pid > 0;
 	f->synchronous = cluster->sync && (strcmp(cluster->sync->leader, a->config->name) == 0 ||
 					   named_in(cluster->sync, a->config->name));
 	if (cluster->failover) {
@@ -840,7 +841,7 @@ static void watchdog_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- callbacks ---------------------------------------------------------- */
 
-static bool on_may_take_lock(void *arg, const struct dcs_cluster *cluster)
+static enum dcs_lock_answer on_may_take_lock(void *arg, const struct dcs_cluster *cluster)
 {
 	struct agent *a = arg;
 	struct ha_self self = self_of(a);
@@ -851,13 +852,19 @@ static bool on_may_take_lock(void *arg, const struct dcs_cluster *cluster)
 
 	/* A member that manages no PostgreSQL only coordinates. */
 	if (!a->manages_postgresql)
-		return ha_wants_candidacy(&self);
+		return ha_wants_candidacy(&self) ? DCS_LOCK_TAKE : DCS_LOCK_DECLINE;
 	gather_facts(a, cluster, &facts, &candidates);
+	if (ha_lock_answer_pending(&facts)) {
+		free(candidates);
+		log_debug("ha.lock_answer_pending",
+			  LF_STR("reason", "PostgreSQL was found running: waiting to learn its role"));
+		return DCS_LOCK_NOT_YET;
+	}
 	allowed = ha_may_take_lock(&facts, reason, sizeof(reason));
 	free(candidates);
 	if (!allowed)
 		log_info("ha.may_not_lead", LF_STR("reason", reason));
-	return allowed;
+	return allowed ? DCS_LOCK_TAKE : DCS_LOCK_DECLINE;
 }
 
 static void on_leadership_changed(void *arg, bool leader)

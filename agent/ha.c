@@ -251,6 +251,12 @@ static bool ahead_in_queue(int theirs, int mine)
 
 /* ---- who may take the free lock (Patroni 2.3) -------------------------- */
 
+bool ha_lock_answer_pending(const struct ha_facts *facts)
+{
+	return facts->just_started && facts->adopted_postmaster &&
+	       (facts->pg_state == HA_PG_STARTING || facts->pg_state == HA_PG_UNKNOWN);
+}
+
 bool ha_may_take_lock(const struct ha_facts *facts, char *reason, size_t reason_size)
 {
 	uint64_t behind;

@@ -167,6 +167,9 @@ struct ha_facts {
 	bool synchronous;		/* we are named in `sync` (or are its leader) */
 	/* The agent started less than a session timeout ago. */
 	bool just_started;
+	/* The postmaster runs but was not started by this agent (found
+	 * running at start, and adopted). */
+	bool adopted_postmaster;
 	/* watchdog.mode is `required` and the watchdog process is not
 	 * running. */
 	bool watchdog_unavailable;
@@ -202,6 +205,15 @@ struct ha_decision ha_decide(const struct ha_facts *facts);
  * NULL) gets why, in both cases.
  */
 bool ha_may_take_lock(const struct ha_facts *facts, char *reason, size_t reason_size);
+/*
+ * Whether that question must wait: this agent just started beside a
+ * PostgreSQL it found running and does not know yet what it is.  Above all
+ * when the lock is one of our earlier session (the agent was killed, its
+ * PostgreSQL ran on): "no" would clear it and hand a running primary's lock
+ * to another member, while a moment later the answer is "yes, reclaim it".
+ * Bounded by just_started.
+ */
+bool ha_lock_answer_pending(const struct ha_facts *facts);
 
 struct ha_self {
 	const char *name;

@@ -563,8 +563,12 @@ static enum election_verdict election_may_take_lock(void *arg)
 		return ELECTION_NOT_YET;
 	if (!d->callbacks.may_take_lock)
 		return ELECTION_TAKE;
-	return d->callbacks.may_take_lock(d->arg, dcs_cluster(d)) ? ELECTION_TAKE
-								  : ELECTION_DECLINE;
+	switch (d->callbacks.may_take_lock(d->arg, dcs_cluster(d))) {
+	case DCS_LOCK_TAKE: return ELECTION_TAKE;
+	case DCS_LOCK_NOT_YET: return ELECTION_NOT_YET;
+	case DCS_LOCK_DECLINE: break;
+	}
+	return ELECTION_DECLINE;
 }
 
 static void election_leadership_changed(void *arg, bool leader)

@@ -65,6 +65,14 @@ struct dcs_cluster {
 	int election_position;		/* ours: 0 = first in line, -1 = not queued */
 };
 
+/* The policy's answer when the lock is ours to take (free, or left by an
+ * earlier session of ours). */
+enum dcs_lock_answer {
+	DCS_LOCK_TAKE,
+	DCS_LOCK_DECLINE,	/* someone else should: a stale lock of ours is cleared */
+	DCS_LOCK_NOT_YET,	/* the facts are still arriving: ask again later */
+};
+
 struct dcs_callbacks {
 	/* The cluster view changed (coalesced: at most once per loop turn). */
 	void (*cluster_changed)(void *arg);
@@ -72,7 +80,7 @@ struct dcs_callbacks {
 	void (*leadership_changed)(void *arg, bool leader);
 	/* The HA policy: may we take the free lock now?  Asked only on a
 	 * settled view (every watch event followed up). */
-	bool (*may_take_lock)(void *arg, const struct dcs_cluster *cluster);
+	enum dcs_lock_answer (*may_take_lock)(void *arg, const struct dcs_cluster *cluster);
 };
 
 struct dcs *dcs_new(struct event_base *base, const struct dcs_settings *settings,

@@ -39,10 +39,8 @@ static const struct {
 	bool synchronous;		/* the entry is for the synchronous-mode test */
 	const char *finding;
 } known[] = {
-	/* F1 to F6 were fixed in the agent (docs/chaos.md). */
+	/* F1 to F6 and F9 were fixed in the agent (docs/chaos.md). */
 	{ CHAOS_RESTART_MID_FAILOVER, false, "a member killed during its promotion may need a fresh clone" },
-	{ CHAOS_KILL_PRIMARY_AGENT, false, "F9: the restarted agent may clear its stale lock instead of "
-					   "reclaiming it, and demote its running primary (a race)" },
 };
 
 static struct chaos *chaos;

@@ -947,6 +947,35 @@ static void test_may_take_lock(void **state)
 		fail_msg("lock_cases: %d of %zu rows decided otherwise", failures, N_ELEMENTS(lock_cases));
 }
 
+/* Chaos finding F9: a restarted agent asked about its earlier session's
+ * lock before it knows what its running PostgreSQL is must not say "no". */
+static void test_lock_answer_waits_for_an_adopted_postgresql(void **state)
+{
+	(void) state;
+	const struct {
+		const char *title;
+		struct ha_facts facts;
+		bool pending;
+	} cases[] = {
+		{ "found running, role not known yet",
+		  { FIRST_IN_LINE, .just_started = true, .adopted_postmaster = true,
+		    .pg_state = HA_PG_STARTING }, true },
+		{ "found running, state not known yet",
+		  { FIRST_IN_LINE, .just_started = true, .adopted_postmaster = true,
+		    .pg_state = HA_PG_UNKNOWN }, true },
+		{ "found running and known", { FIRST_IN_LINE, .just_started = true,
+					       .adopted_postmaster = true }, false },
+		{ "no longer just started: answer anyway",
+		  { FIRST_IN_LINE, .adopted_postmaster = true, .pg_state = HA_PG_STARTING }, false },
+		{ "our own postmaster starting: answer (no)",
+		  { FIRST_IN_LINE, .just_started = true, .pg_state = HA_PG_STARTING }, false },
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++)
+		if (ha_lock_answer_pending(&cases[i].facts) != cases[i].pending)
+			fail_msg("%s: pending should be %d", cases[i].title, cases[i].pending);
+}
+
 static void test_may_take_lock_truncates_reason_safely(void **state)
 {
 	const struct ha_facts facts = { FIRST_IN_LINE };
@@ -1270,6 +1299,7 @@ int main(void)
 		cmocka_unit_test(test_rule_order),
 		cmocka_unit_test(test_may_take_lock),
 		cmocka_unit_test(test_may_take_lock_truncates_reason_safely),
+		cmocka_unit_test(test_lock_answer_waits_for_an_adopted_postgresql),
 		cmocka_unit_test(test_every_action_has_a_distinct_name),
 		cmocka_unit_test(test_candidacy_follows_patroni_tag_rules),
 		cmocka_unit_test(test_reasons_hold_longest_names),
