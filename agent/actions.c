@@ -393,7 +393,9 @@ static bool write_configuration(struct agent *a, const char *primary_conninfo, b
 	char standby_names[1024] = "";
 	/* The leader keeps this slot for us (agent.c, keep_replication_slots). */
 	slot_name_for_member(a->config->name, slot);
-	if (!standby && a->sync_configured_set) {
+	/* A standby ignores it; one about to be promoted needs it from its
+	 * first commit (promote()). */
+	if (a->sync_configured_set) {
 		struct sync_decision d = { .star = a->sync_configured_star };
 		for (size_t i = 0; i < a->n_sync_configured; i++)
 			d.names[d.n_names++] = a->sync_configured[i];
@@ -409,7 +411,7 @@ static bool write_configuration(struct agent *a, const char *primary_conninfo, b
 		.local_parameters = a->config->postgresql.parameters,
 		.primary_conninfo = primary_conninfo,
 		.primary_slot_name = !dynamic || dynamic->use_slots ? slot : NULL,
-		.synchronous_standby_names = !standby && a->sync_configured_set ? standby_names : NULL,
+		.synchronous_standby_names = a->sync_configured_set ? standby_names : NULL,
 		.hba_lines = (const char *const *) a->config->postgresql.pg_hba,
 		.hba_line_count = a->config->postgresql.n_pg_hba,
 		.superuser = superuser(a),
@@ -442,11 +444,44 @@ static bool start_postmaster(struct agent *a)
 	return true;
 }
 
+/*
+ * Synchronous mode: what synchronous_standby_names must say from the first
+ * moment this member runs as a primary, before the leader's loop manages it
+ * (chaos finding F8).  The standbys `sync` names when it names us as its
+ * leader (they have every commit we acknowledged); else none, which strict
+ * mode spells '*' (commits wait for any standby).  Nothing when synchronous
+ * mode is off or we already manage it.
+ */
+static void prepare_synchronous_standbys(struct agent *a, const struct dcs_cluster *cluster,
+					 bool keep_published)
+{
+	const struct znode_config *dynamic = cluster->config;
+	struct sync_decision d = { .star = dynamic && dynamic->synchronous_mode_strict };
+	const struct znode_sync *sync = cluster->sync;
+
+	if (!dynamic || !dynamic->synchronous_mode || a->sync_configured_set)
+		return;
+	if (keep_published && sync && sync->leader && strcmp(sync->leader, a->config->name) == 0)
+		for (size_t i = 0; i < sync->n_standbys && d.n_names < SYNC_MAX_STANDBYS; i++)
+			d.names[d.n_names++] = sync->standbys[i];
+	if (d.n_names > 0)
+		d.star = false;
+	a->sync_configured_set = true;
+	a->sync_configured_star = d.star;
+	for (size_t i = 0; i < d.n_names; i++)
+		if ((a->sync_configured[a->n_sync_configured] = strdup(d.names[i])) != NULL)
+			a->n_sync_configured++;
+}
+
 static void start(struct agent *a, const struct ha_decision *d, const struct dcs_cluster *cluster)
 {
 	char conninfo[1024];
 	bool replica = d->action == HA_START_REPLICA;
 
+	/* A primary started again in place (after a crash, a fence) keeps
+	 * its synchronous standbys from its first commit on. */
+	if (!replica)
+		prepare_synchronous_standbys(a, cluster, true);
 	if (replica && d->target && !source_conninfo(a, cluster, d->target, conninfo, sizeof(conninfo))) {
 		finish_action(a, false, "cannot build a connection to the leader from its conn_url");
 		return;
@@ -744,7 +779,7 @@ static void pre_promote_done(void *arg, const struct pg_process_result *result)
 	finish_action(a, false, "pre_promote refused the promotion");
 }
 
-static void promote(struct agent *a)
+static void promote_now(struct agent *a)
 {
 	const char *command = a->config->postgresql.pre_promote;
 
@@ -755,6 +790,53 @@ static void promote(struct agent *a)
 	if (!run_job(a, "pre_promote", callbacks_argv(command, NULL), PROMOTE_DEADLINE_S * 1000,
 		     pre_promote_done))
 		finish_action(a, false, "cannot start pre_promote");
+}
+
+static void promote_sync_written(void *arg, bool ok, bool already_exists)
+{
+	struct agent *a = arg;
+	(void) already_exists;
+	if (a->action != HA_PROMOTE || a->job)
+		return;		/* demoted meanwhile: nothing to promote */
+	if (!ok) {
+		finish_action(a, false, "cannot write sync before promoting");
+		return;
+	}
+	promote_now(a);
+}
+
+/*
+ * Patroni's order in synchronous mode (chaos finding F8): before the
+ * promotion, `sync` names us with no standby, so that no other member
+ * counts as having every commit, and synchronous_standby_names is '*'
+ * (strict) or empty; the leader's loop then adds standbys as they stream.
+ * Promoting first let the new primary acknowledge commits while `sync`
+ * still named another member as holding them all.
+ */
+static void promote(struct agent *a, const struct dcs_cluster *cluster)
+{
+	const struct znode_config *dynamic = cluster->config;
+	struct znode_sync value = { .leader = a->config->name };
+	char err[ZNODE_ERR_MAX];
+	char *json;
+
+	if (!dynamic || !dynamic->synchronous_mode) {
+		promote_now(a);
+		return;
+	}
+	actions_forget_synchronous_standbys(a);
+	prepare_synchronous_standbys(a, cluster, false);
+	json = znode_sync_encode(&value, err, sizeof(err));
+	/* Still a standby (a refused promotion leaves it one), no longer
+	 * streaming from the old leader. */
+	if (!json || !write_configuration(a, NULL, true) || !postmaster_signal(a, SIGHUP)) {
+		free(json);
+		finish_action(a, false, "cannot prepare synchronous replication before promoting");
+		return;
+	}
+	log_info("ha.sync_published", LF_STR("sync", json));
+	dcs_write(a->dcs, ZNODE_SYNC, json, promote_sync_written, a);
+	free(json);
 }
 
 /* Stop at once: a primary without the lock must stop accepting writes
@@ -1478,7 +1560,7 @@ void actions_execute(struct agent *a, const struct ha_decision *d, const struct 
 		start(a, d, cluster);
 		break;
 	case HA_PROMOTE:
-		promote(a);
+		promote(a, cluster);
 		break;
 	case HA_DEMOTE:
 		demote(a);

@@ -141,6 +141,7 @@ static void test_only_the_sync_standby_is_promoted(void **state)
 
 	assert_true(cluster_sql(&c, primary, "INSERT INTO probe SELECT generate_series(1, 500)", NULL, 0));
 	pid_t postmaster = cluster_postmaster_pid(&c, primary);
+	size_t from = test_agent_lines(&c.agent[standby]);
 	int64_t killed_at = harness_now_ms();
 	assert_int_equal(harness_kill(c.agent[primary].pid), 9);
 	assert_int_equal(kill(postmaster, SIGKILL), 0);
@@ -149,6 +150,22 @@ static void test_only_the_sync_standby_is_promoted(void **state)
 	printf("     node%d (the synchronous standby is node%d) took over after %lld ms\n", next + 1,
 	       standby + 1, (long long) elapsed);
 	assert_int_equal(next, standby);
+	/* Patroni's order (chaos finding F8): `sync` names the new leader with
+	 * no standby before it is promoted, so that it never acknowledges a
+	 * commit while `sync` says another member has them all. */
+	json_t *published = NULL, *promoted = NULL;
+	assert_true(test_agent_wait(&c.agent[next], "ha.sync_published", from, 5000, &published));
+	assert_true(test_agent_wait(&c.agent[next], "pg.promoted", from, 5000, &promoted));
+	const char *sync = json_string_value(json_object_get(published, "sync"));
+	char want[64];
+	snprintf(want, sizeof(want), "\"leader\":\"%s\"", c.agent[next].name);
+	if (!sync || !strstr(sync, want) || !strstr(sync, "\"sync_standby\":null"))
+		fail_msg("the first sync the new leader published: %s", sync ? sync : "(none)");
+	if (test_record_ms(published) > test_record_ms(promoted))
+		fail_msg("sync was published %lld ms after the promotion",
+			 (long long) (test_record_ms(published) - test_record_ms(promoted)));
+	json_decref(published);
+	json_decref(promoted);
 	/* Every acknowledged commit is there. */
 	assert_true(cluster_sql(&c, next, "SELECT count(*) FROM probe WHERE id > 0", value, sizeof(value)));
 	assert_string_equal(value, "500");
