@@ -1076,19 +1076,11 @@ static void bootstrap_failed(struct agent *a, const char *why)
 		agent_set_pg_state(a, HA_PG_NO_DATA);
 }
 
-/* bootstrap.dcs becomes `config`, as Patroni writes it.  malloc'd. */
+/* bootstrap.dcs becomes `config`, as Patroni writes it (every dynamic key
+ * the agent honours, synchronous mode included).  malloc'd. */
 static char *bootstrap_dynamic_config(const struct agent *a)
 {
-	const struct pgherd_config *c = a->config;
-	json_t *config = json_pack("{s:i, s:i, s:i, s:I, s:{s:b, s:b, s:O}}", "ttl", c->dcs.ttl,
-				   "loop_wait", c->dcs.loop_wait, "retry_timeout", c->dcs.retry_timeout,
-				   "maximum_lag_on_failover", (json_int_t) c->dcs.maximum_lag_on_failover,
-				   "postgresql", "use_pg_rewind", c->dcs.use_pg_rewind, "use_slots",
-				   c->dcs.use_slots, "parameters", c->dcs.parameters);
-	char *text = config ? json_dumps(config, JSON_COMPACT) : NULL;
-
-	json_decref(config);
-	return text;
+	return config_dynamic_configuration(a->config);
 }
 
 static void roles_done(void *arg, const struct pg_process_result *result)

@@ -1080,3 +1080,25 @@ int config_session_timeout_for_ttl_ms(const struct pgherd_config *config, long l
 		return INT_MAX;
 	return (int) milliseconds;
 }
+
+char *config_dynamic_configuration(const struct pgherd_config *c)
+{
+	json_t *synchronous_mode = c->dcs.synchronous_mode == SYNCHRONOUS_MODE_QUORUM
+					   ? json_string("quorum")
+					   : json_boolean(c->dcs.synchronous_mode != SYNCHRONOUS_MODE_OFF);
+	/* As Patroni writes it: booleans as booleans, numbers as numbers.
+	 * "o" takes synchronous_mode's reference, even when packing fails. */
+	json_t *dynamic = json_pack(
+		"{s:i, s:i, s:i, s:I, s:i, s:o, s:b, s:i, s:b, s:{s:b, s:b, s:O}}", "ttl", c->dcs.ttl,
+		"loop_wait", c->dcs.loop_wait, "retry_timeout", c->dcs.retry_timeout,
+		"maximum_lag_on_failover", (json_int_t) c->dcs.maximum_lag_on_failover,
+		"primary_start_timeout", c->dcs.primary_start_timeout, "synchronous_mode",
+		synchronous_mode, "synchronous_mode_strict", c->dcs.synchronous_mode_strict,
+		"synchronous_node_count", c->dcs.synchronous_node_count, "pause", c->dcs.pause,
+		"postgresql", "use_pg_rewind", c->dcs.use_pg_rewind, "use_slots", c->dcs.use_slots,
+		"parameters", c->dcs.parameters);
+	char *text = dynamic ? json_dumps(dynamic, JSON_COMPACT) : NULL;
+
+	json_decref(dynamic);
+	return text;
+}

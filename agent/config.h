@@ -33,6 +33,13 @@ enum watchdog_mode {
 	WATCHDOG_MODE_REQUIRED,		/* never lead without it */
 };
 
+/* bootstrap.dcs.synchronous_mode: a boolean, or Patroni 4's "quorum". */
+enum synchronous_mode {
+	SYNCHRONOUS_MODE_OFF = 0,
+	SYNCHRONOUS_MODE_ON,
+	SYNCHRONOUS_MODE_QUORUM,	/* runs as ON: pgherd has no quorum commit */
+};
+
 struct pgherd_config {
 	char *scope;     /* required; never contains '/' */
 	char *namespace; /* default "/service"; normalised: leading '/', no trailing '/', no "//";
@@ -60,6 +67,12 @@ struct pgherd_config {
 		int loop_wait;                    /* default 10, >= 1 */
 		int retry_timeout;                /* default 10, >= 1 */
 		long long maximum_lag_on_failover; /* bytes, default 1048576, >= 0 */
+		int primary_start_timeout;        /* seconds, default 300, >= 0; also
+						     master_start_timeout */
+		enum synchronous_mode synchronous_mode; /* default off */
+		bool synchronous_mode_strict;     /* default false */
+		int synchronous_node_count;       /* default 1, >= 1 */
+		bool pause;                       /* default false */
 		bool use_pg_rewind;               /* default false; overridden by
 						     postgresql.use_pg_rewind */
 		bool use_slots;                   /* postgresql.use_slots, default true */
@@ -169,6 +182,12 @@ bool config_diagnostics_have_errors(const struct config_diagnostics *diags);
 /* "FILE:LINE: error: KEY: REASON" (":LINE" omitted when 0, "KEY: " when
  * empty, "warning" for warnings).  malloc'd; the caller frees. */
 char *config_diagnostic_format(const struct config_diagnostic *d);
+
+/* bootstrap.dcs as the `config` znode the bootstrapping member creates,
+ * compact JSON with Patroni's types: every dynamic key pgherd honours, with
+ * its default when the file does not set it.  malloc'd; NULL when out of
+ * memory. */
+char *config_dynamic_configuration(const struct pgherd_config *config);
 
 /* zookeeper.session_timeout * 1000 when set, else dcs.ttl * 1000 / 3; never
  * below 1000. */

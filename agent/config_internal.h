@@ -31,6 +31,7 @@ enum config_value_type {
 	CONFIG_TYPE_LOG_LEVEL,
 	CONFIG_TYPE_LOG_FORMAT,   /* plain or json; a Patroni "%(...)" string is ignored */
 	CONFIG_TYPE_WATCHDOG_MODE, /* off, automatic or required (Patroni's spellings) */
+	CONFIG_TYPE_SYNCHRONOUS_MODE, /* a boolean, or "quorum" (with a warning) */
 };
 
 enum config_key_kind {

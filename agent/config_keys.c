@@ -172,6 +172,40 @@ const struct config_key config_keys[] = {
 	  .default_value = "1048576",
 	  .description = "Bytes a replica may lag behind the last known leader position and "
 			 "still be promoted." },
+	/* order: master_start_timeout (Patroni's name before 3.0) before
+	 * primary_start_timeout, which wins when both are set, as in Patroni */
+	{ .path = "bootstrap.dcs.master_start_timeout", .type = CONFIG_TYPE_INT,
+	  .offset = FIELD(dcs.primary_start_timeout), .minimum = 0, .maximum = INT_MAX,
+	  .default_note = "`bootstrap.dcs.primary_start_timeout`",
+	  .description = "Patroni's name for `primary_start_timeout` before 3.0; "
+			 "`primary_start_timeout` wins when both are set." },
+	{ .path = "bootstrap.dcs.primary_start_timeout", .type = CONFIG_TYPE_INT,
+	  .offset = FIELD(dcs.primary_start_timeout), .minimum = 0, .maximum = INT_MAX,
+	  .default_value = "300",
+	  .description = "Seconds the leader's PostgreSQL (crashed, stopped or starting) may "
+			 "take to start in place before a healthy replica takes over; 0: a "
+			 "replica takes over at once." },
+	{ .path = "bootstrap.dcs.synchronous_mode", .type = CONFIG_TYPE_SYNCHRONOUS_MODE,
+	  .offset = FIELD(dcs.synchronous_mode), .default_value = "false",
+	  .description = "Synchronous replication: the leader names `synchronous_node_count` "
+			 "streaming replicas in `synchronous_standby_names` and in the `sync` "
+			 "znode, and only they may be promoted. Patroni 4's `quorum` is accepted "
+			 "with a warning and runs as `true` (pgherd has no quorum commit)." },
+	{ .path = "bootstrap.dcs.synchronous_mode_strict", .type = CONFIG_TYPE_BOOL,
+	  .offset = FIELD(dcs.synchronous_mode_strict), .default_value = "false",
+	  .description = "With `synchronous_mode`: when no synchronous standby is left, "
+			 "commits wait (`synchronous_standby_names = '*'`) instead of going "
+			 "asynchronous." },
+	{ .path = "bootstrap.dcs.synchronous_node_count", .type = CONFIG_TYPE_INT,
+	  .offset = FIELD(dcs.synchronous_node_count), .minimum = 1, .maximum = INT_MAX,
+	  .default_value = "1",
+	  .description = "How many synchronous standbys the leader names in synchronous "
+			 "mode." },
+	{ .path = "bootstrap.dcs.pause", .type = CONFIG_TYPE_BOOL, .offset = FIELD(dcs.pause),
+	  .default_value = "false",
+	  .description = "Start the new cluster in maintenance mode, as `pgherdctl pause` "
+			 "would: no agent starts, stops, promotes or demotes PostgreSQL (or "
+			 "clones a replica) on its own until `pgherdctl resume`." },
 	/* order: before postgresql.use_pg_rewind, which overrides it */
 	{ .path = "bootstrap.dcs.postgresql.use_pg_rewind", .type = CONFIG_TYPE_BOOL,
 	  .offset = FIELD(dcs.use_pg_rewind), .default_value = "false",
@@ -195,16 +229,10 @@ const struct config_key config_keys[] = {
 	PATRONI_ONLY("bootstrap.users"),
 	PATRONI_ONLY("bootstrap.dcs.maximum_lag_on_syncnode"),
 	PATRONI_ONLY("bootstrap.dcs.max_timelines_history"),
-	PATRONI_ONLY("bootstrap.dcs.primary_start_timeout"),
-	PATRONI_ONLY("bootstrap.dcs.master_start_timeout"),
 	PATRONI_ONLY("bootstrap.dcs.primary_stop_timeout"),
 	PATRONI_ONLY("bootstrap.dcs.master_stop_timeout"),
-	PATRONI_ONLY("bootstrap.dcs.synchronous_mode"),
-	PATRONI_ONLY("bootstrap.dcs.synchronous_mode_strict"),
-	PATRONI_ONLY("bootstrap.dcs.synchronous_node_count"),
 	PATRONI_ONLY("bootstrap.dcs.check_timeline"),
 	PATRONI_ONLY("bootstrap.dcs.failsafe_mode"),
-	PATRONI_ONLY("bootstrap.dcs.pause"),
 	PATRONI_ONLY("bootstrap.dcs.standby_cluster"),
 	PATRONI_ONLY("bootstrap.dcs.slots"),
 	PATRONI_ONLY("bootstrap.dcs.permanent_slots"),
@@ -446,6 +474,7 @@ const char *config_value_type_name(enum config_value_type type)
 	case CONFIG_TYPE_LOG_LEVEL: return "log level";
 	case CONFIG_TYPE_LOG_FORMAT: return "plain or json";
 	case CONFIG_TYPE_WATCHDOG_MODE: return "off, automatic or required";
+	case CONFIG_TYPE_SYNCHRONOUS_MODE: return "boolean or `quorum`";
 	}
 	return "?";
 }

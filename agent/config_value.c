@@ -50,6 +50,7 @@ union parsed_value {
 	enum log_level level;
 	enum log_format format;
 	enum watchdog_mode watchdog_mode;
+	enum synchronous_mode synchronous_mode;
 };
 
 enum parse_result {
@@ -442,27 +443,36 @@ static enum parse_result parse_seconds(const struct value_context *value, const 
 	return result;
 }
 
-static enum parse_result parse_boolean(const struct value_context *value, const yaml_node_t *node,
-				       union parsed_value *out)
+/* true/false, yes/no, on/off in any case. */
+static bool is_boolean_word(const char *text, bool *out)
 {
 	static const char *const true_words[] = { "true", "yes", "on" };
 	static const char *const false_words[] = { "false", "no", "off" };
+
+	for (size_t i = 0; i < sizeof(true_words) / sizeof(true_words[0]); i++) {
+		if (strcasecmp(text, true_words[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcasecmp(text, false_words[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+static enum parse_result parse_boolean(const struct value_context *value, const yaml_node_t *node,
+				       union parsed_value *out)
+{
 	const char *expected = "a boolean (true or false)";
 	const char *text = required_text(value, node, expected);
 
 	if (text == NULL)
 		return PARSE_INVALID;
-	for (size_t i = 0; i < sizeof(true_words) / sizeof(true_words[0]); i++) {
-		if (strcasecmp(text, true_words[i]) == 0) {
-			out->boolean = true;
-			return PARSE_OK;
-		}
-		if (strcasecmp(text, false_words[i]) == 0) {
-			out->boolean = false;
-			return PARSE_OK;
-		}
-	}
-	return report_expected(value, node, expected);
+	if (!is_boolean_word(text, &out->boolean))
+		return report_expected(value, node, expected);
+	return PARSE_OK;
 }
 
 static enum parse_result parse_log_level(const struct value_context *value,
@@ -506,6 +516,30 @@ static enum parse_result parse_watchdog_mode(const struct value_context *value,
 		}
 	}
 	return report_expected(value, node, expected);
+}
+
+/* Patroni's synchronous_mode: a boolean, or since Patroni 4.0 "quorum"
+ * (compared without case, as Patroni does).  pgherd has no quorum commit and
+ * runs "quorum" as true, as it does when `config` says "quorum"; the value
+ * is kept so that bootstrap writes what the operator wrote. */
+static enum parse_result parse_synchronous_mode(const struct value_context *value,
+						const yaml_node_t *node, union parsed_value *out)
+{
+	const char *text = required_text(value, node, "a boolean (true or false) or quorum");
+	bool on;
+
+	if (text == NULL)
+		return PARSE_INVALID;
+	if (strcasecmp(text, "quorum") == 0) {
+		report_value(value, CONFIG_WARNING, node,
+			     "quorum commit is not implemented: pgherd runs \"quorum\" as true");
+		out->synchronous_mode = SYNCHRONOUS_MODE_QUORUM;
+		return PARSE_OK;
+	}
+	if (!is_boolean_word(text, &on))
+		return report_expected(value, node, "a boolean (true or false) or quorum");
+	out->synchronous_mode = on ? SYNCHRONOUS_MODE_ON : SYNCHRONOUS_MODE_OFF;
+	return PARSE_OK;
 }
 
 static enum parse_result parse_log_format(const struct value_context *value,
@@ -884,6 +918,7 @@ static enum parse_result parse_value(const struct value_context *value, yaml_nod
 	case CONFIG_TYPE_LOG_LEVEL: return parse_log_level(value, node, out);
 	case CONFIG_TYPE_LOG_FORMAT: return parse_log_format(value, node, out);
 	case CONFIG_TYPE_WATCHDOG_MODE: return parse_watchdog_mode(value, node, out);
+	case CONFIG_TYPE_SYNCHRONOUS_MODE: return parse_synchronous_mode(value, node, out);
 	}
 	return PARSE_INVALID;
 }
@@ -944,6 +979,9 @@ static void store_value(const struct config_key *row, struct pgherd_config *conf
 	case CONFIG_TYPE_LOG_FORMAT: *(enum log_format *) field = value->format; break;
 	case CONFIG_TYPE_WATCHDOG_MODE:
 		*(enum watchdog_mode *) field = value->watchdog_mode;
+		break;
+	case CONFIG_TYPE_SYNCHRONOUS_MODE:
+		*(enum synchronous_mode *) field = value->synchronous_mode;
 		break;
 	}
 }

@@ -664,9 +664,9 @@ static bool agent_write_config(struct chaos *c, int i)
 	snprintf(m->conninfo, sizeof(m->conninfo),
 		 "host=%s.pgherd port=%d user=postgres dbname=postgres application_name=chaos",
 		 data_dir, m->agent.pg_port);
-	/* As Patroni's users write it.  (pgherd ignores these keys with a
-	 * warning, finding F7: chaos_set_synchronous() then sets them in
-	 * `config`.) */
+	/* As Patroni's users write it.  (pgherd ignored these keys before
+	 * finding F7 was fixed: chaos_set_synchronous() still sets them in
+	 * `config` when they are not there.) */
 	if (c->config.synchronous)
 		snprintf(sync_yaml, sizeof(sync_yaml),
 			 "    synchronous_mode: true\n    synchronous_node_count: %d\n%s", SYNC_NODE_COUNT,

@@ -60,27 +60,74 @@ static int member_index(const struct cluster *c, const char *name)
 	return -1;
 }
 
-/* Synchronous mode on, one standby: returns the synchronous one. */
-static int enable_sync(struct cluster *c, int primary, const char *extra_config)
+/* Once synchronous mode is on: the one standby `sync` names, after checking
+ * that the primary names it in synchronous_standby_names and that it streams
+ * as PostgreSQL's synchronous standby. */
+static int sync_standby(struct cluster *c, int primary)
 {
-	char body[256], value[128], expected[64];
+	char query[256], value[128], expected[64];
 	json_t *sync;
 
-	snprintf(body, sizeof(body), "{\"synchronous_mode\":true%s}", extra_config ? extra_config : "");
-	cluster_expect(c, primary, "PATCH", "/config", body, 200, "\"synchronous_mode\":true");
 	wait_sync(c, primary, 1, &sync);
 	int standby = member_index(c, json_string_value(json_object_get(sync, "sync_standby")));
 	json_decref(sync);
+	assert_int_not_equal(standby, primary);
 	/* Named in synchronous_standby_names before it was published. */
 	assert_true(cluster_sql(c, primary, "SHOW synchronous_standby_names", value, sizeof(value)));
 	snprintf(expected, sizeof(expected), "1 (\"%s\")", c->agent[standby].name);
 	assert_string_equal(value, expected);
-	snprintf(body, sizeof(body),
-		 "SELECT sync_state FROM pg_stat_replication WHERE application_name = '%s'",
+	snprintf(query, sizeof(query),
+		 "SELECT state || ' ' || sync_state FROM pg_stat_replication WHERE application_name = '%s'",
 		 c->agent[standby].name);
-	assert_true(cluster_sql(c, primary, body, value, sizeof(value)));
-	assert_string_equal(value, "sync");
+	assert_true(cluster_sql(c, primary, query, value, sizeof(value)));
+	assert_string_equal(value, "streaming sync");
 	return standby;
+}
+
+/* Synchronous mode on, one standby: returns the synchronous one. */
+static int enable_sync(struct cluster *c, int primary, const char *extra_config)
+{
+	char body[256];
+
+	snprintf(body, sizeof(body), "{\"synchronous_mode\":true%s}", extra_config ? extra_config : "");
+	cluster_expect(c, primary, "PATCH", "/config", body, 200, "\"synchronous_mode\":true");
+	return sync_standby(c, primary);
+}
+
+/*
+ * Synchronous mode as Patroni's users configure it, in bootstrap.dcs: the
+ * bootstrapping member writes it into `config`, and the cluster runs
+ * synchronously without any PATCH /config (finding F7 in docs/chaos.md:
+ * these keys used to be ignored with a warning).
+ */
+static void test_bootstrap_dcs_enables_synchronous_mode(void **state)
+{
+	(void) state;
+	struct cluster c;
+	char path[128], data[4096] = "";
+	const char *const dcs = "bootstrap:\n  dcs:\n    synchronous_mode: true\n"
+				"    synchronous_node_count: 1\n";
+	const char *const extra_yaml[CLUSTER_MEMBERS] = { dcs, dcs, dcs };
+	int primary = cluster_start_with(&c, "syncbootstrap", extra_yaml);
+	json_t *config;
+
+	snprintf(path, sizeof(path), "%s/config", c.base);
+	assert_int_equal(zk_client_get(c.client, path, data, sizeof(data), NULL), ZOK);
+	config = json_loads(data, 0, NULL);
+	if (!strstr(data, "\"synchronous_mode\":true") ||
+	    json_integer_value(json_object_get(config, "synchronous_node_count")) != 1 ||
+	    !json_is_false(json_object_get(config, "synchronous_mode_strict")))
+		fail_msg("bootstrap.dcs did not reach `config`: %s", data);
+	json_decref(config);
+
+	int standby = sync_standby(&c, primary);
+	int other = 3 - primary - standby;
+	printf("     `config` %s; node%d is node%d's synchronous standby\n", data, standby + 1,
+	       primary + 1);
+	cluster_expect(&c, standby, "GET", "/sync", NULL, 200, "\"sync_standby\":true");
+	cluster_expect(&c, other, "GET", "/async", NULL, 200, NULL);
+	/* Commits go on: the synchronous standby acknowledges them. */
+	assert_true(cluster_sql(&c, primary, "INSERT INTO probe VALUES (1)", NULL, 0));
 }
 
 static void test_sync_standby_is_named_and_reported(void **state)
@@ -371,6 +418,8 @@ static void test_sync_standby_leaves_sync_before_restart(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_bootstrap_dcs_enables_synchronous_mode,
+						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_sync_standby_is_named_and_reported,
 						harness_test_setup, harness_test_teardown),
 		cmocka_unit_test_setup_teardown(test_only_the_sync_standby_is_promoted,

@@ -22,6 +22,7 @@
 #include "agent/config.h"
 #include "agent/config_internal.h"
 #include "agent/kubernetes.h"
+#include "dcs/znode.h"
 
 #define FILE_NAME "test.yml"
 
@@ -313,6 +314,38 @@ static void test_wrong_types_and_ranges_are_errors(void **state)
 		  "-99999999999999999999999" },
 		{ "huge lag", DCS("maximum_lag_on_failover: 9223372036854775808"),
 		  "must be at most 9223372036854775807, got 9223372036854775808" },
+		{ "synchronous_mode not a boolean", DCS("synchronous_mode: maybe"),
+		  "test.yml:7: error: bootstrap.dcs.synchronous_mode: expected a boolean (true or "
+		  "false) or quorum, got \"maybe\"" },
+		{ "synchronous_mode a number", DCS("synchronous_mode: 1"),
+		  "test.yml:7: error: bootstrap.dcs.synchronous_mode: expected a boolean (true or "
+		  "false) or quorum, got \"1\"" },
+		{ "synchronous_mode a list", DCS("synchronous_mode: [true]"),
+		  "test.yml:7: error: bootstrap.dcs.synchronous_mode: expected a boolean (true or "
+		  "false) or quorum, got a list" },
+		{ "empty synchronous_mode", DCS("synchronous_mode:"),
+		  "test.yml:7: error: bootstrap.dcs.synchronous_mode: must not be empty" },
+		{ "synchronous_mode_strict not a boolean", DCS("synchronous_mode_strict: 2"),
+		  "test.yml:7: error: bootstrap.dcs.synchronous_mode_strict: expected a boolean "
+		  "(true or false), got \"2\"" },
+		{ "synchronous_node_count 0", DCS("synchronous_node_count: 0"),
+		  "test.yml:7: error: bootstrap.dcs.synchronous_node_count: must be at least 1, got "
+		  "0" },
+		{ "synchronous_node_count a word", DCS("synchronous_node_count: two"),
+		  "test.yml:7: error: bootstrap.dcs.synchronous_node_count: expected an integer, "
+		  "got \"two\"" },
+		{ "huge synchronous_node_count", DCS("synchronous_node_count: 2147483648"),
+		  "test.yml:7: error: bootstrap.dcs.synchronous_node_count: must be at most "
+		  "2147483647, got 2147483648" },
+		{ "negative primary_start_timeout", DCS("primary_start_timeout: -1"),
+		  "test.yml:7: error: bootstrap.dcs.primary_start_timeout: must be at least 0, got "
+		  "-1" },
+		{ "master_start_timeout a word", DCS("master_start_timeout: soon"),
+		  "test.yml:7: error: bootstrap.dcs.master_start_timeout: expected an integer, got "
+		  "\"soon\"" },
+		{ "pause a mapping", DCS("pause: {a: 1}"),
+		  "test.yml:7: error: bootstrap.dcs.pause: expected a boolean (true or false), got "
+		  "a mapping" },
 		{ "not a boolean", DCS("postgresql: {use_pg_rewind: maybe}"),
 		  "test.yml:7: error: bootstrap.dcs.postgresql.use_pg_rewind: expected a boolean "
 		  "(true or false), got \"maybe\"" },
@@ -603,9 +636,18 @@ static void test_unsupported_and_unknown_keys_are_warnings(void **state)
 		  "test.yml:6: warning: postgresql.basebackup: not supported by pgherd yet; "
 		  "ignored", 1 },
 		{ "unsupported dynamic key",
-		  MINIMAL "bootstrap:\n  dcs:\n    synchronous_mode: true\n",
-		  "test.yml:7: warning: bootstrap.dcs.synchronous_mode: not supported by pgherd "
+		  MINIMAL "bootstrap:\n  dcs:\n    check_timeline: true\n",
+		  "test.yml:7: warning: bootstrap.dcs.check_timeline: not supported by pgherd "
 		  "yet; ignored", 1 },
+		{ "unsupported dynamic key beside supported ones",
+		  MINIMAL "bootstrap:\n  dcs:\n    synchronous_mode: true\n"
+			  "    maximum_lag_on_syncnode: 1048576\n",
+		  "test.yml:8: warning: bootstrap.dcs.maximum_lag_on_syncnode: not supported by "
+		  "pgherd yet; ignored", 1 },
+		{ "quorum commit",
+		  MINIMAL "bootstrap:\n  dcs:\n    synchronous_mode: quorum\n",
+		  "test.yml:7: warning: bootstrap.dcs.synchronous_mode: quorum commit is not "
+		  "implemented: pgherd runs \"quorum\" as true", 1 },
 		{ "unsupported user TLS option",
 		  MINIMAL
 		  "postgresql:\n  authentication:\n    superuser:\n      sslmode: require\n",
@@ -744,6 +786,11 @@ static void test_defaults(void **state)
 	assert_int_equal(config->dcs.retry_timeout, 10);
 	assert_int_equal(config->dcs.maximum_lag_on_failover, 1048576);
 	assert_false(config->dcs.use_pg_rewind);
+	assert_int_equal(config->dcs.primary_start_timeout, 300);
+	assert_int_equal(config->dcs.synchronous_mode, SYNCHRONOUS_MODE_OFF);
+	assert_false(config->dcs.synchronous_mode_strict);
+	assert_int_equal(config->dcs.synchronous_node_count, 1);
+	assert_false(config->dcs.pause);
 	assert_true(json_is_object(config->dcs.parameters));
 	assert_int_equal(json_object_size(config->dcs.parameters), 0);
 	assert_true(json_is_object(config->postgresql.parameters));
@@ -865,6 +912,126 @@ static void test_local_use_pg_rewind_overrides_bootstrap_in_any_order(void **sta
 		assert_false(result.config->dcs.use_pg_rewind);
 		release(&result);
 	}
+}
+
+/* The dynamic keys pgherd honours in `config` are read from bootstrap.dcs
+ * too (finding F7), in Patroni's spellings. */
+static void test_bootstrap_dcs_dynamic_keys(void **state)
+{
+	(void) state;
+	static const struct {
+		const char *name;
+		const char *yaml;
+		enum synchronous_mode mode;
+		bool strict;
+		int node_count;
+		int start_timeout;
+		bool pause;
+	} cases[] = {
+		{ "synchronous mode", DCS("synchronous_mode: true\n    synchronous_node_count: 2"),
+		  SYNCHRONOUS_MODE_ON, false, 2, 300, false },
+		{ "strict, YAML 1.1 spellings and quoted",
+		  DCS("synchronous_mode: on\n    synchronous_mode_strict: 'yes'\n"
+		      "    synchronous_node_count: \"3\""),
+		  SYNCHRONOUS_MODE_ON, true, 3, 300, false },
+		{ "off", DCS("synchronous_mode: false\n    synchronous_mode_strict: false"),
+		  SYNCHRONOUS_MODE_OFF, false, 1, 300, false },
+		{ "quorum in any case", DCS("synchronous_mode: Quorum"), SYNCHRONOUS_MODE_QUORUM,
+		  false, 1, 300, false },
+		{ "primary_start_timeout", DCS("primary_start_timeout: 0"), SYNCHRONOUS_MODE_OFF,
+		  false, 1, 0, false },
+		{ "master_start_timeout, Patroni's old name", DCS("master_start_timeout: 60"),
+		  SYNCHRONOUS_MODE_OFF, false, 1, 60, false },
+		{ "primary_start_timeout wins, written after",
+		  DCS("master_start_timeout: 60\n    primary_start_timeout: 90"),
+		  SYNCHRONOUS_MODE_OFF, false, 1, 90, false },
+		{ "primary_start_timeout wins, written before",
+		  DCS("primary_start_timeout: 90\n    master_start_timeout: 60"),
+		  SYNCHRONOUS_MODE_OFF, false, 1, 90, false },
+		{ "pause", DCS("pause: true"), SYNCHRONOUS_MODE_OFF, false, 1, 300, true },
+	};
+
+	for (size_t i = 0; i < ARRAY_LENGTH(cases); i++) {
+		struct load_result result;
+		load_yaml(&result, cases[i].yaml, NULL);
+		if (!result.ok || count_severity(&result, CONFIG_WARNING) !=
+					  (cases[i].mode == SYNCHRONOUS_MODE_QUORUM ? 1u : 0u))
+			fail_msg("%s: %s", cases[i].name, result.report);
+		const struct pgherd_config *config = result.config;
+		if (config->dcs.synchronous_mode != cases[i].mode ||
+		    config->dcs.synchronous_mode_strict != cases[i].strict ||
+		    config->dcs.synchronous_node_count != cases[i].node_count ||
+		    config->dcs.primary_start_timeout != cases[i].start_timeout ||
+		    config->dcs.pause != cases[i].pause)
+			fail_msg("%s: got mode %d strict %d count %d start timeout %d pause %d",
+				 cases[i].name, (int) config->dcs.synchronous_mode,
+				 config->dcs.synchronous_mode_strict, config->dcs.synchronous_node_count,
+				 config->dcs.primary_start_timeout, config->dcs.pause);
+		release(&result);
+	}
+}
+
+/* What the bootstrapping member writes to `config`: the text, with
+ * Patroni's JSON types, and what the agent then reads back from it. */
+static void test_dynamic_configuration_json(void **state)
+{
+	(void) state;
+	struct load_result result;
+	struct znode_config dynamic;
+	char err[ZNODE_ERR_MAX];
+	char *json;
+
+	load_yaml(&result, MINIMAL, NULL);
+	assert_true(result.ok);
+	json = config_dynamic_configuration(result.config);
+	assert_string_equal(json, "{\"ttl\":30,\"loop_wait\":10,\"retry_timeout\":10,"
+				  "\"maximum_lag_on_failover\":1048576,\"primary_start_timeout\":300,"
+				  "\"synchronous_mode\":false,\"synchronous_mode_strict\":false,"
+				  "\"synchronous_node_count\":1,\"pause\":false,\"postgresql\":"
+				  "{\"use_pg_rewind\":false,\"use_slots\":true,\"parameters\":{}}}");
+	free(json);
+	release(&result);
+
+	load_yaml(&result,
+		  MINIMAL "bootstrap:\n  dcs:\n    ttl: 40\n    synchronous_mode: 'true'\n"
+			  "    synchronous_mode_strict: on\n    synchronous_node_count: '2'\n"
+			  "    master_start_timeout: 0\n    pause: yes\n"
+			  "    postgresql: {use_pg_rewind: true, parameters: {max_connections: 100}}\n",
+		  NULL);
+	if (!result.ok)
+		fail_msg("%s", result.report);
+	json = config_dynamic_configuration(result.config);
+	assert_string_equal(json, "{\"ttl\":40,\"loop_wait\":10,\"retry_timeout\":10,"
+				  "\"maximum_lag_on_failover\":1048576,\"primary_start_timeout\":0,"
+				  "\"synchronous_mode\":true,\"synchronous_mode_strict\":true,"
+				  "\"synchronous_node_count\":2,\"pause\":true,\"postgresql\":"
+				  "{\"use_pg_rewind\":true,\"use_slots\":true,\"parameters\":"
+				  "{\"max_connections\":100}}}");
+	if (!znode_config_decode(json, (int) strlen(json), &dynamic, err, sizeof(err)))
+		fail_msg("the agent cannot read what bootstrap writes: %s", err);
+	assert_int_equal(dynamic.ttl, 40);
+	assert_true(dynamic.synchronous_mode);
+	assert_false(dynamic.synchronous_mode_quorum);
+	assert_true(dynamic.synchronous_mode_strict);
+	assert_int_equal(dynamic.synchronous_node_count, 2);
+	assert_int_equal(dynamic.primary_start_timeout, 0);
+	assert_true(dynamic.pause);
+	assert_true(dynamic.use_pg_rewind);
+	znode_config_clear(&dynamic);
+	free(json);
+	release(&result);
+
+	/* Patroni 4's "quorum" is kept as the string it is. */
+	load_yaml(&result, MINIMAL "bootstrap:\n  dcs:\n    synchronous_mode: QUORUM\n", NULL);
+	assert_true(result.ok);
+	json = config_dynamic_configuration(result.config);
+	assert_non_null(strstr(json, "\"synchronous_mode\":\"quorum\","));
+	assert_true(znode_config_decode(json, (int) strlen(json), &dynamic, err, sizeof(err)));
+	assert_true(dynamic.synchronous_mode);
+	assert_true(dynamic.synchronous_mode_quorum);
+	znode_config_clear(&dynamic);
+	free(json);
+	release(&result);
 }
 
 static void test_log_format_and_type(void **state)
@@ -1789,6 +1956,8 @@ int main(void)
 		cmocka_unit_test(test_hosts_forms_in_the_file),
 		cmocka_unit_test(test_maps_keep_yaml_types),
 		cmocka_unit_test(test_local_use_pg_rewind_overrides_bootstrap_in_any_order),
+		cmocka_unit_test(test_bootstrap_dcs_dynamic_keys),
+		cmocka_unit_test(test_dynamic_configuration_json),
 		cmocka_unit_test(test_log_format_and_type),
 		cmocka_unit_test(test_log_levels_are_case_insensitive),
 		cmocka_unit_test(test_watchdog_modes_in_patroni_spellings),
