@@ -296,103 +296,87 @@ static void test_a_postmaster_gone_before_the_deadline_is_skipped(void **state)
 	reap_orphans();
 }
 
-static void pid_file_path(char *path, size_t size)
+/*
+ * An agent killed while its watchdog was armed on a running postmaster, and
+ * the next agent started beside it: the orphaned process, and the next
+ * agent's watchdog, which found it through the pid file.
+ */
+struct takeover {
+	struct fake_postgres pg;
+	char pid_file[128];
+	pid_t orphan;
+	struct watchdog *next;
+};
+
+static void start_takeover(struct takeover *t, int orphan_deadline_in_ms)
 {
-	snprintf(path, size, "/tmp/pgherd-test-watchdog-%d.pid", (int) getpid());
+	struct watchdog *old;
+
+	snprintf(t->pid_file, sizeof(t->pid_file), "/tmp/pgherd-test-watchdog-%d.pid",
+		 (int) getpid());
+	start_fake_postgres(&t->pg);
+	old = watchdog_new(t->pid_file);
+	assert_non_null(old);
+	t->orphan = watchdog_pid(old);
+	sleep_ms(100);	/* until it has named itself, as one that ran for a while has */
+	assert_true(watchdog_arm(old, t->pg.postmaster, now_ms() + orphan_deadline_in_ms));
+	watchdog_free(old);	/* that agent was killed; its postmaster runs on */
+	t->next = watchdog_new(t->pid_file);
+	assert_non_null(t->next);
+	assert_int_not_equal(watchdog_pid(t->next), t->orphan);
+}
+
+static void finish_takeover(struct takeover *t)
+{
+	pid_t process = watchdog_pid(t->next);
+
+	watchdog_disarm(t->next);
+	watchdog_free(t->next);
+	reap_watchdog(process);
+	stop_fake_postgres(&t->pg);
+	unlink(t->pid_file);
+	reap_orphans();
 }
 
 static void test_the_next_agent_relieves_an_orphan_once_it_arms(void **state)
 {
 	(void) state;
-	struct fake_postgres pg;
-	char pid_file[128];
-	struct watchdog *old, *next;
-	pid_t orphan, process;
+	struct takeover t;
 
-	pid_file_path(pid_file, sizeof(pid_file));
-	start_fake_postgres(&pg);
-	old = watchdog_new(pid_file);
-	assert_non_null(old);
-	orphan = watchdog_pid(old);
-	sleep_ms(100);	/* until it has named itself, as one that ran for a while has */
-	assert_true(watchdog_arm(old, pg.postmaster, now_ms() + 1000));
-	watchdog_free(old);	/* that agent was killed; its postmaster runs on */
-
-	next = watchdog_new(pid_file);
-	assert_non_null(next);
-	process = watchdog_pid(next);
-	assert_int_not_equal(process, orphan);
+	start_takeover(&t, 1000);
 	/* The next agent leads on its own lease: the orphan stands down. */
-	assert_true(watchdog_arm(next, pg.postmaster, now_ms() + 10000));
-	reap_watchdog(orphan);
+	assert_true(watchdog_arm(t.next, t.pg.postmaster, now_ms() + 10000));
+	reap_watchdog(t.orphan);
 	sleep_ms(1300);		/* past the orphan's deadline */
-	assert_true(alive(pg.postmaster));
-	watchdog_disarm(next);
-	watchdog_free(next);
-	reap_watchdog(process);
-	stop_fake_postgres(&pg);
-	unlink(pid_file);
-	reap_orphans();
+	assert_true(alive(t.pg.postmaster));
+	finish_takeover(&t);
 }
 
 static void test_an_orphan_stands_down_when_its_postmaster_is_a_replica(void **state)
 {
 	(void) state;
-	struct fake_postgres pg;
-	char pid_file[128];
-	struct watchdog *old, *next;
-	pid_t orphan, process;
+	struct takeover t;
 
-	pid_file_path(pid_file, sizeof(pid_file));
-	start_fake_postgres(&pg);
-	old = watchdog_new(pid_file);
-	assert_non_null(old);
-	orphan = watchdog_pid(old);
-	sleep_ms(100);	/* until it has named itself */
-	assert_true(watchdog_arm(old, pg.postmaster, now_ms() + 800));
-	watchdog_free(old);
+	start_takeover(&t, 800);
 	/* The next agent does not lead, but sees the server in recovery. */
-	next = watchdog_new(pid_file);
-	assert_non_null(next);
-	process = watchdog_pid(next);
-	watchdog_relieve_predecessor(next);
-	reap_watchdog(orphan);
+	watchdog_relieve_predecessor(t.next);
+	reap_watchdog(t.orphan);
 	sleep_ms(1000);		/* past the orphan's deadline */
-	assert_true(alive(pg.postmaster));
-	watchdog_free(next);
-	reap_watchdog(process);
-	stop_fake_postgres(&pg);
-	unlink(pid_file);
-	reap_orphans();
+	assert_true(alive(t.pg.postmaster));
+	finish_takeover(&t);
 }
 
 static void test_an_orphan_guards_until_the_next_agent_arms(void **state)
 {
 	(void) state;
-	struct fake_postgres pg;
-	char pid_file[128];
-	struct watchdog *old, *next;
-	pid_t orphan, process;
+	struct takeover t;
 
-	pid_file_path(pid_file, sizeof(pid_file));
-	start_fake_postgres(&pg);
-	old = watchdog_new(pid_file);
-	assert_non_null(old);
-	orphan = watchdog_pid(old);
-	assert_true(watchdog_arm(old, pg.postmaster, now_ms() + 500));
-	watchdog_free(old);
-	/* The next agent starts but does not lead (yet): the lock of the dead
-	 * agent's session runs out, and the orphan fences. */
-	next = watchdog_new(pid_file);
-	assert_non_null(next);
-	process = watchdog_pid(next);
-	assert_true(all_gone_within(&pg, 3000));
-	reap_watchdog(orphan);
-	watchdog_free(next);
-	reap_watchdog(process);
-	stop_fake_postgres(&pg);
-	unlink(pid_file);
-	reap_orphans();
+	start_takeover(&t, 500);
+	/* The next agent does not lead (yet): the lock of the dead agent's
+	 * session runs out, and the orphan fences. */
+	assert_true(all_gone_within(&t.pg, 3000));
+	reap_watchdog(t.orphan);
+	finish_takeover(&t);
 }
 
 static void test_a_lost_process_is_started_again(void **state)
