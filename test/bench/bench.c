@@ -792,25 +792,14 @@ static bool read_proc(pid_t pid, struct procinfo *out)
 	return true;
 }
 
-/* A "Key:   123 kB" line of /proc/<pid>/status. */
-/* A line of /proc/<pid>/smaps_rollup, in kB (0 when unreadable). */
-static long rollup_kb(pid_t pid, const char *key)
+/* A "Key:   123 kB" line of /proc/<pid>/<file> (status, smaps_rollup);
+ * 0 when unreadable. */
+static long proc_kb(pid_t pid, const char *file, const char *key)
 {
 	char path[64], buf[4096];
 	const char *line;
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int) pid);
-	if (!read_file(path, buf, sizeof(buf)) || !(line = strstr(buf, key)))
-		return 0;
-	return strtol(line + strlen(key), NULL, 10);
-}
-
-static long status_kb(pid_t pid, const char *key)
-{
-	char path[64], buf[4096];
-	const char *line;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, file);
 	if (!read_file(path, buf, sizeof(buf)) || !(line = strstr(buf, key)))
 		return 0;
 	return strtol(line + strlen(key), NULL, 10);
@@ -867,9 +856,9 @@ static void agent_tree(pid_t agent, unsigned long long *cpu_ns, long *rss, long 
 		for (int j = 0; j < nall; j++) {
 			if (all[j].pid == tree[k]) {
 				*cpu_ns += runtime_ns(all[j].pid);
-				*rss += status_kb(all[j].pid, "VmRSS:");
-				*anon += status_kb(all[j].pid, "RssAnon:");
-				*pss += rollup_kb(all[j].pid, "Pss:");
+				*rss += proc_kb(all[j].pid, "status", "VmRSS:");
+				*anon += proc_kb(all[j].pid, "status", "RssAnon:");
+				*pss += proc_kb(all[j].pid, "smaps_rollup", "Pss:");
 			}
 			if (all[j].ppid == tree[k] && strcmp(all[j].comm, "postgres") != 0 && ntree < 256)
 				tree[ntree++] = all[j].pid;

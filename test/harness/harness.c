@@ -981,9 +981,14 @@ bool harness_run(const char *name, char *const argv[], char *const envp[],
 		return false;
 	p = proc_find(pid);
 	if (!proc_wait(p, timeout_ms)) {
-		harness_error("%s did not finish in %d ms: killing it (log %s)", name,
+		harness_error("%s did not finish in %d ms: stopping it (log %s)", name,
 			      timeout_ms, log_path);
-		proc_kill_now(p);
+		/* Its stop signal first, so that a script's cleanup runs (the
+		 * demo stops the PostgreSQL servers its agents started, which
+		 * live in sessions of their own); then SIGKILL. */
+		kill(p->pid, p->stop_signal);
+		if (!proc_wait(p, 15000))
+			proc_kill_now(p);
 		harness_log_print_tail(log_path, 20);
 		return false;
 	}
