@@ -178,98 +178,102 @@ static void test_kill_takes_the_postmaster_and_every_backend(void **state)
 	reap_orphans();
 }
 
+/* A fake PostgreSQL and a watchdog process of ours to guard it. */
+struct guarded {
+	struct fake_postgres pg;
+	struct watchdog *w;	/* NULL once the test freed it */
+	pid_t process;
+};
+
+static void start_guarded(struct guarded *g)
+{
+	g->w = watchdog_new(NULL);
+	assert_non_null(g->w);
+	g->process = watchdog_pid(g->w);
+	start_fake_postgres(&g->pg);
+}
+
+static void finish_guarded(struct guarded *g)
+{
+	watchdog_free(g->w);
+	reap_watchdog(g->process);
+	stop_fake_postgres(&g->pg);
+	reap_orphans();
+}
+
+static bool all_alive(const struct fake_postgres *pg)
+{
+	bool all = alive(pg->postmaster);
+	for (int i = 0; i < BACKENDS; i++)
+		all = all && alive(pg->backends[i]);
+	return all;
+}
+
 static void test_fires_at_the_deadline_not_before(void **state)
 {
 	(void) state;
-	struct fake_postgres pg;
-	struct watchdog *w = watchdog_new(NULL);
-	pid_t process;
+	struct guarded g;
 
-	assert_non_null(w);
-	process = watchdog_pid(w);
-	start_fake_postgres(&pg);
-	assert_true(watchdog_arm(w, pg.postmaster, now_ms() + 400));
-	assert_true(watchdog_is_armed(w));
+	start_guarded(&g);
+	assert_true(watchdog_arm(g.w, g.pg.postmaster, now_ms() + 400));
+	assert_true(watchdog_is_armed(g.w));
 	sleep_ms(200);
-	assert_true(alive(pg.postmaster));
-	assert_true(all_gone_within(&pg, 3000));
-	watchdog_disarm(w);
-	watchdog_free(w);
-	reap_watchdog(process);
-	stop_fake_postgres(&pg);
-	reap_orphans();
+	assert_true(alive(g.pg.postmaster));
+	assert_true(all_gone_within(&g.pg, 3000));
+	watchdog_disarm(g.w);
+	finish_guarded(&g);
 }
 
 static void test_renewing_moves_the_deadline(void **state)
 {
 	(void) state;
-	struct fake_postgres pg;
-	struct watchdog *w = watchdog_new(NULL);
-	pid_t process;
+	struct guarded g;
 
-	assert_non_null(w);
-	process = watchdog_pid(w);
-	start_fake_postgres(&pg);
+	start_guarded(&g);
 	/* Renewed every 100 ms for a second with 300 ms ahead each time, as a
 	 * renewed lease moves on: it never fires. */
 	for (int i = 0; i < 10; i++) {
-		assert_true(watchdog_arm(w, pg.postmaster, now_ms() + 300));
+		assert_true(watchdog_arm(g.w, g.pg.postmaster, now_ms() + 300));
 		sleep_ms(100);
 	}
-	assert_true(alive(pg.postmaster));
-	for (int i = 0; i < BACKENDS; i++)
-		assert_true(alive(pg.backends[i]));
+	assert_true(all_alive(&g.pg));
 	/* Then the renewals stop (a frozen agent): it fires. */
-	assert_true(all_gone_within(&pg, 3000));
-	watchdog_free(w);
-	reap_watchdog(process);
-	stop_fake_postgres(&pg);
-	reap_orphans();
+	assert_true(all_gone_within(&g.pg, 3000));
+	finish_guarded(&g);
 }
 
 static void test_disarmed_it_leaves_postgres_alone(void **state)
 {
 	(void) state;
-	struct fake_postgres pg;
-	struct watchdog *w = watchdog_new(NULL);
-	pid_t process;
+	struct guarded g;
 
-	assert_non_null(w);
-	process = watchdog_pid(w);
-	start_fake_postgres(&pg);
-	assert_true(watchdog_arm(w, pg.postmaster, now_ms() + 300));
-	watchdog_disarm(w);
-	assert_false(watchdog_is_armed(w));
+	start_guarded(&g);
+	assert_true(watchdog_arm(g.w, g.pg.postmaster, now_ms() + 300));
+	watchdog_disarm(g.w);
+	assert_false(watchdog_is_armed(g.w));
 	sleep_ms(800);
-	assert_true(alive(pg.postmaster));
-	for (int i = 0; i < BACKENDS; i++)
-		assert_true(alive(pg.backends[i]));
+	assert_true(all_alive(&g.pg));
 	/* Disarmed, the process exits with the agent. */
-	watchdog_free(w);
-	reap_watchdog(process);
-	assert_true(alive(pg.postmaster));
-	stop_fake_postgres(&pg);
-	reap_orphans();
+	watchdog_free(g.w);
+	g.w = NULL;
+	reap_watchdog(g.process);
+	assert_true(alive(g.pg.postmaster));
+	finish_guarded(&g);
 }
 
 static void test_an_agent_that_dies_armed_is_fenced_at_the_deadline(void **state)
 {
 	(void) state;
-	struct fake_postgres pg;
-	struct watchdog *w = watchdog_new(NULL);
-	pid_t process;
+	struct guarded g;
 
-	assert_non_null(w);
-	process = watchdog_pid(w);
-	start_fake_postgres(&pg);
-	assert_true(watchdog_arm(w, pg.postmaster, now_ms() + 500));
-	watchdog_free(w);	/* our end closes, as when the agent is killed */
+	start_guarded(&g);
+	assert_true(watchdog_arm(g.w, g.pg.postmaster, now_ms() + 500));
+	watchdog_free(g.w);	/* our end closes, as when the agent is killed */
+	g.w = NULL;
 	sleep_ms(200);
-	assert_true(alive(pg.postmaster));
-	assert_true(all_gone_within(&pg, 3000));
-	reap_watchdog(process);
-	stop_fake_postgres(&pg);
-	reap_orphans();
+	assert_true(alive(g.pg.postmaster));
+	assert_true(all_gone_within(&g.pg, 3000));
+	finish_guarded(&g);
 }
 
 static void test_a_postmaster_gone_before_the_deadline_is_skipped(void **state)
