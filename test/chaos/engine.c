@@ -363,21 +363,33 @@ static bool member_sql(const struct chaos *c, int i, const char *sql, char *out,
 
 /* --- observations --------------------------------------------------------- */
 
+/* A growing array with room for one more element (doubling, from
+ * `initial`): the array to use from now on, or NULL when out of memory
+ * (the old one is then unchanged). */
+static void *grow_array(void *array, size_t *cap, size_t n, size_t size, size_t initial)
+{
+	size_t new_cap;
+	void *grown;
+
+	if (n < *cap)
+		return array;
+	new_cap = *cap ? *cap * 2 : initial;
+	if ((grown = realloc(array, new_cap * size)) != NULL)
+		*cap = new_cap;
+	return grown;
+}
+
 static void observe(struct chaos *c, int member, int64_t start, int64_t end, bool ok)
 {
 	struct observations *o = &c->obs[member];
 
 	pthread_mutex_lock(&c->lock);
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 4096;
-		struct observation *v = realloc(o->v, cap * sizeof(*v));
-		if (!v) {
-			pthread_mutex_unlock(&c->lock);
-			return;
-		}
-		o->v = v;
-		o->cap = cap;
+	struct observation *v = grow_array(o->v, &o->cap, o->n, sizeof(*o->v), 4096);
+	if (!v) {
+		pthread_mutex_unlock(&c->lock);
+		return;
 	}
+	o->v = v;
 	o->v[o->n++] = (struct observation){ start, end, ok };
 	pthread_mutex_unlock(&c->lock);
 }
@@ -515,16 +527,13 @@ static void *writer_main(void *p)
 			pthread_mutex_unlock(&c->lock);
 		}
 		pthread_mutex_lock(&c->lock);
-		if (c->n_writes == c->cap_writes) {
-			size_t cap = c->cap_writes ? c->cap_writes * 2 : 65536;
-			struct write *v = realloc(c->writes, cap * sizeof(*v));
-			if (!v) {
-				pthread_mutex_unlock(&c->lock);
-				break;
-			}
-			c->writes = v;
-			c->cap_writes = cap;
+		struct write *grown = grow_array(c->writes, &c->cap_writes, c->n_writes,
+						 sizeof(*c->writes), 65536);
+		if (!grown) {
+			pthread_mutex_unlock(&c->lock);
+			break;
 		}
+		c->writes = grown;
 		size_t id = c->n_writes++;
 		int64_t start = harness_now_ms();
 		c->writes[id] = (struct write){ .start = start, .member = member };
